@@ -1,0 +1,255 @@
+#include "app/server_main.hpp"
+
+#include "auth/jwt.hpp"
+#include "config/config.hpp"
+#include "db/db.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+#include "purchase/purchase_service.hpp"
+#include "purchase/sweeper.hpp"
+#include "redis/redis_client.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace ticketing::app {
+namespace {
+
+namespace net = boost::asio;
+
+std::int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<config::Config> LoadConfig() {
+  try {
+    return config::Load(config::EnvironmentLookup());
+  } catch (const config::ConfigError& e) {
+    std::cerr << "ticketing: configuration error: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+db::Options DbOptions(const config::Config& c) {
+  db::Options o;
+  o.host = c.db_host;
+  o.port = c.db_port;
+  o.user = c.db_username;
+  o.password = c.db_password;
+  o.database = c.db_database;
+  o.pool_size = static_cast<std::size_t>(c.db_pool_size);
+  o.max_waiting = static_cast<std::size_t>(c.db_max_waiting);
+  o.read_timeout = std::chrono::seconds(c.db_timeout_seconds);
+  o.write_timeout = std::chrono::seconds(c.db_timeout_seconds);
+  return o;
+}
+
+// Applies migrations, waiting up to a minute for the database to come up.
+bool MigrateWithRetry(const db::Options& options) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db::Connection c(options);
+      db::Migrate(c);
+      log::Info("migrations_applied");
+      return true;
+    } catch (const std::exception& e) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        log::Error("migrations_failed", {{"error", e.what()}});
+        std::cerr << "ticketing: cannot migrate the database: " << e.what() << "\n";
+        return false;
+      }
+      if (attempt == 1) log::Warn("database_not_ready", {{"error", e.what()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+// One I/O thread's services: its Redis connection, purchase service and API.
+struct Shard {
+  net::io_context ctx{1};
+  std::shared_ptr<redis::Connection> redis;
+  std::unique_ptr<purchase::PurchaseService> purchase;
+  std::unique_ptr<http::Api> api;
+};
+
+}  // namespace
+
+int Serve() {
+  auto cfg = LoadConfig();
+  if (!cfg) return 2;
+  log::Init(cfg->log_level);
+  const auto db_options = DbOptions(*cfg);
+  if (!MigrateWithRetry(db_options)) return 1;
+
+  const int threads = cfg->io_threads > 0
+                          ? cfg->io_threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  db::Pool pool(db_options);
+  metrics::Registry::Get().AddGaugeCallback("ticketing_db_pool_waiting",
+                                            "Database calls queued for a pool connection.",
+                                            [&pool] { return static_cast<double>(pool.waiting()); });
+  auth::JwtCodec jwt(cfg->jwt_secret);
+
+  redis::Options redis_options;
+  redis_options.host = cfg->redis_host;
+  redis_options.port = cfg->redis_port;
+  redis_options.command_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
+
+  purchase::Options purchase_options;
+  purchase_options.default_hold_seconds = cfg->hold_ttl_seconds;
+  purchase_options.confirm_lease = std::chrono::seconds(cfg->confirm_lease_seconds);
+  purchase_options.redis_host = cfg->redis_host;
+  purchase_options.redis_port = cfg->redis_port;
+  purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
+  purchase_options.fault = cfg->fault;
+
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::vector<net::io_context*> contexts;
+  for (int i = 0; i < threads; ++i) {
+    auto s = std::make_unique<Shard>();
+    s->redis = std::make_shared<redis::Connection>(s->ctx.get_executor(), redis_options);
+    s->redis->Start();
+    s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, purchase_options);
+    s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds);
+    contexts.push_back(&s->ctx);
+    shards.push_back(std::move(s));
+  }
+
+  http::ServerOptions server_options;
+  server_options.address = cfg->bind_address;
+  server_options.port = cfg->port;
+  server_options.idle_timeout = std::chrono::seconds(cfg->idle_timeout_seconds);
+  server_options.request_timeout = std::chrono::seconds(cfg->request_timeout_seconds);
+  server_options.max_body_bytes = cfg->max_body_bytes;
+  server_options.max_connections = cfg->max_connections;
+  http::Server server(contexts, server_options, [&shards](std::size_t i) -> http::Handler {
+    http::Api* api = shards[i]->api.get();
+    return [api](http::Request& req) { return api->Handle(req); };
+  });
+  try {
+    server.Start();
+  } catch (const std::exception& e) {
+    std::cerr << "ticketing: cannot listen on " << cfg->bind_address << ":" << cfg->port << ": "
+              << e.what() << "\n";
+    return 1;
+  }
+
+  // Shard 0 runs this server's sweeper, after copying any database product missing from Redis.
+  purchase::SweeperOptions sweeper_options;
+  sweeper_options.interval = std::chrono::milliseconds(cfg->sweep_interval_ms);
+  sweeper_options.batch = cfg->sweep_batch;
+  sweeper_options.confirm_lease = purchase_options.confirm_lease;
+  purchase::Sweeper sweeper(*shards[0]->redis, pool, sweeper_options);
+  auto& ctx0 = shards[0]->ctx;
+  net::co_spawn(
+      ctx0,
+      [&]() -> net::awaitable<void> {
+        net::steady_timer t(ctx0);
+        for (;;) {
+          try {
+            int n = co_await purchase::PurchaseService::WarmRedis(*shards[0]->redis, pool,
+                                                                  cfg->hold_ttl_seconds);
+            if (n > 0) log::Info("redis_warmed", {{"products", n}});
+            break;
+          } catch (const std::exception& e) {
+            log::Warn("redis_warm_retry", {{"error", e.what()}});
+          }
+          t.expires_after(std::chrono::seconds(1));
+          co_await t.async_wait(net::use_awaitable);
+        }
+        co_await sweeper.Run();
+      },
+      net::detached);
+
+  // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (10 s at most), then stop.
+  net::signal_set signals(ctx0, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::Info("shutdown", {{"signal", sig}, {"in_flight", server.InFlight()}});
+    server.Stop();
+    sweeper.Stop();
+    std::thread([&] {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (server.InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      for (auto& s : shards) s->ctx.stop();
+    }).detach();
+  });
+
+  log::Info("listening", {{"address", cfg->bind_address},
+                          {"port", server.port()},
+                          {"threads", threads},
+                          {"dbPool", cfg->db_pool_size}});
+  std::vector<std::thread> runners;
+  for (int i = 1; i < threads; ++i) runners.emplace_back([&, i] { shards[i]->ctx.run(); });
+  ctx0.run();
+  for (auto& t : runners) t.join();
+  for (auto& s : shards) s->redis->Stop();
+  log::Info("stopped");
+  spdlog::default_logger_raw()->flush();
+  return 0;
+}
+
+int MigrateOnly() {
+  auto cfg = LoadConfig();
+  if (!cfg) return 2;
+  log::Init(cfg->log_level);
+  return MigrateWithRetry(DbOptions(*cfg)) ? 0 : 1;
+}
+
+int PrintToken(int argc, char** argv) {
+  std::string user;
+  bool admin = false;
+  long long ttl = 3600;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--user" && i + 1 < argc) {
+      user = argv[++i];
+    } else if (a == "--admin") {
+      admin = true;
+    } else if (a == "--ttl" && i + 1 < argc) {
+      try {
+        ttl = std::stoll(argv[++i]);
+      } catch (const std::exception&) {
+        ttl = -1;
+      }
+      if (ttl <= 0) {
+        std::cerr << "ticketing token: --ttl expects a positive number of seconds\n";
+        return 2;
+      }
+    } else {
+      std::cerr << "usage: ticketing token --user ID [--admin] [--ttl SECONDS]\n";
+      return 2;
+    }
+  }
+  if (user.empty() || user.size() > 128) {
+    std::cerr << "ticketing token: --user ID is required (1 to 128 characters)\n";
+    return 2;
+  }
+  auto secret = config::EnvironmentLookup()("AUTH_JWT_SECRET");
+  if (!secret || secret->size() < 32) {
+    std::cerr << "ticketing token: AUTH_JWT_SECRET: required, at least 32 bytes\n";
+    return 2;
+  }
+  std::cout << auth::JwtCodec(*secret).Sign({user, admin}, NowSeconds() + ttl) << "\n";
+  return 0;
+}
+
+}  // namespace ticketing::app

@@ -1,0 +1,159 @@
+#include "config/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace ticketing::config {
+namespace {
+
+std::string Trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+class Reader {
+ public:
+  explicit Reader(const Lookup& lookup) : lookup_(lookup) {}
+
+  std::optional<std::string> Raw(std::string_view name) const {
+    auto v = lookup_(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  }
+
+  std::string String(std::string_view name, std::string def) const {
+    auto v = Raw(name);
+    return v ? *v : def;
+  }
+
+  std::string Required(std::string_view name, std::string_view what) const {
+    auto v = Raw(name);
+    if (!v) throw ConfigError(std::string(name) + ": required, expected " + std::string(what));
+    return *v;
+  }
+
+  long long Int(std::string_view name, long long def, long long min, long long max) const {
+    auto v = Raw(name);
+    if (!v) return def;
+    long long out = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+    if (ec != std::errc() || p != v->data() + v->size() || out < min || out > max) {
+      throw ConfigError(std::string(name) + ": expected an integer from " + std::to_string(min) +
+                        " to " + std::to_string(max) + ", got '" + *v + "'");
+    }
+    return out;
+  }
+
+ private:
+  const Lookup& lookup_;
+};
+
+}  // namespace
+
+std::map<std::string, std::string> ParseDotEnv(std::string_view text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    std::string t = Trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (t.rfind("export ", 0) == 0) t = Trim(t.substr(7));
+    auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError(".env line " + std::to_string(n) + ": expected KEY=VALUE");
+    }
+    std::string key = Trim(t.substr(0, eq));
+    std::string value = Trim(t.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+Config Load(const Lookup& lookup) {
+  Reader r(lookup);
+  Config c;
+  c.bind_address = r.String("BIND_ADDRESS", c.bind_address);
+  c.port = static_cast<std::uint16_t>(r.Int("PORT", c.port, 1, 65535));
+  c.io_threads = static_cast<int>(r.Int("IO_THREADS", 0, 0, 256));
+
+  c.db_host = r.String("DB_HOST", c.db_host);
+  c.db_port = static_cast<std::uint16_t>(r.Int("DB_PORT", c.db_port, 1, 65535));
+  c.db_username = r.Required("DB_USERNAME", "the database user name");
+  c.db_password = r.String("DB_PASSWORD", "");
+  c.db_database = r.Required("DB_DATABASE", "the database name");
+  c.db_pool_size = static_cast<int>(r.Int("DB_POOL_SIZE", c.db_pool_size, 1, 512));
+  c.db_max_waiting = static_cast<int>(r.Int("DB_MAX_WAITING", c.db_max_waiting, 1, 10000000));
+  c.db_timeout_seconds = static_cast<int>(r.Int("DB_TIMEOUT_SECONDS", c.db_timeout_seconds, 1, 600));
+
+  c.redis_host = r.String("REDIS_HOST", c.redis_host);
+  c.redis_port = static_cast<std::uint16_t>(r.Int("REDIS_PORT", c.redis_port, 1, 65535));
+  c.redis_timeout_ms = static_cast<int>(r.Int("REDIS_TIMEOUT_MS", c.redis_timeout_ms, 10, 600000));
+
+  c.jwt_secret = r.Required("AUTH_JWT_SECRET", "a secret of at least 32 bytes");
+  if (c.jwt_secret.size() < 32) {
+    throw ConfigError("AUTH_JWT_SECRET: expected at least 32 bytes, got " +
+                      std::to_string(c.jwt_secret.size()));
+  }
+
+  c.hold_ttl_seconds = static_cast<int>(r.Int("HOLD_TTL_SECONDS", c.hold_ttl_seconds, 1, 86400));
+  c.confirm_lease_seconds =
+      static_cast<int>(r.Int("CONFIRM_LEASE_SECONDS", c.confirm_lease_seconds, 1, 3600));
+  c.sweep_interval_ms = static_cast<int>(r.Int("SWEEP_INTERVAL_MS", c.sweep_interval_ms, 10, 10000));
+  c.sweep_batch = static_cast<int>(r.Int("SWEEP_BATCH", c.sweep_batch, 1, 100000));
+  if (c.confirm_lease_seconds <= 3 * c.db_timeout_seconds && r.Raw("CONFIRM_LEASE_SECONDS")) {
+    // A lease shorter than a confirm's worst-case database time lets a sweeper settle a
+    // confirm that is still committing; the finish step repairs that, but warn by refusing.
+    throw ConfigError("CONFIRM_LEASE_SECONDS: expected more than 3 x DB_TIMEOUT_SECONDS (" +
+                      std::to_string(3 * c.db_timeout_seconds) + ")");
+  }
+
+  c.idle_timeout_seconds =
+      static_cast<int>(r.Int("HTTP_IDLE_TIMEOUT_SECONDS", c.idle_timeout_seconds, 1, 3600));
+  c.request_timeout_seconds =
+      static_cast<int>(r.Int("HTTP_REQUEST_TIMEOUT_SECONDS", c.request_timeout_seconds, 1, 600));
+  c.max_body_bytes = static_cast<std::size_t>(
+      r.Int("HTTP_MAX_BODY_BYTES", static_cast<long long>(c.max_body_bytes), 256, 1 << 20));
+  c.max_connections =
+      static_cast<int>(r.Int("HTTP_MAX_CONNECTIONS", c.max_connections, 1, 10000000));
+
+  c.log_level = r.String("LOG_LEVEL", c.log_level);
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  bool ok = false;
+  for (auto* l : kLevels) ok = ok || c.log_level == l;
+  if (!ok) throw ConfigError("LOG_LEVEL: expected trace|debug|info|warn|error|off");
+  c.fault = r.String("TICKETING_FAULT", "");
+  if (!c.fault.empty() && c.fault != "crash_before_commit" && c.fault != "crash_after_commit") {
+    throw ConfigError("TICKETING_FAULT: expected crash_before_commit|crash_after_commit");
+  }
+  return c;
+}
+
+Lookup EnvironmentLookup(const std::string& dotenv_path) {
+  auto file = std::make_shared<std::map<std::string, std::string>>();
+  std::ifstream in(dotenv_path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *file = ParseDotEnv(ss.str());
+  }
+  return [file](std::string_view name) -> std::optional<std::string> {
+    std::string key(name);
+    if (const char* v = std::getenv(key.c_str())) return std::string(v);
+    auto it = file->find(key);
+    if (it != file->end()) return it->second;
+    return std::nullopt;
+  };
+}
+
+}  // namespace ticketing::config

@@ -1,0 +1,68 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ticketing::config {
+namespace {
+
+Lookup FromMap(std::map<std::string, std::string> m) {
+  return [m = std::move(m)](std::string_view k) -> std::optional<std::string> {
+    auto it = m.find(std::string(k));
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::map<std::string, std::string> Minimal() {
+  return {{"DB_USERNAME", "u"},
+          {"DB_DATABASE", "d"},
+          {"AUTH_JWT_SECRET", std::string(32, 'x')}};
+}
+
+TEST(Config, DefaultsMatchTheSeed) {
+  Config c = Load(FromMap(Minimal()));
+  EXPECT_EQ(c.port, 3000);
+  EXPECT_EQ(c.db_port, 3306);
+  EXPECT_EQ(c.redis_port, 6379);
+  EXPECT_EQ(c.hold_ttl_seconds, 300);
+  EXPECT_EQ(c.max_body_bytes, 16u * 1024);
+}
+
+TEST(Config, ErrorNamesTheVariable) {
+  auto m = Minimal();
+  m["PORT"] = "70000";
+  try {
+    Load(FromMap(m));
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("PORT:"), std::string::npos) << e.what();
+  }
+  m = Minimal();
+  m["HOLD_TTL_SECONDS"] = "12abc";
+  EXPECT_THROW(Load(FromMap(m)), ConfigError);
+  m = Minimal();
+  m.erase("DB_USERNAME");
+  EXPECT_THROW(Load(FromMap(m)), ConfigError);
+}
+
+TEST(Config, ShortSecretRejected) {
+  auto m = Minimal();
+  m["AUTH_JWT_SECRET"] = "short";
+  try {
+    Load(FromMap(m));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("AUTH_JWT_SECRET"), std::string::npos);
+  }
+}
+
+TEST(Config, DotEnvParsing) {
+  auto m = ParseDotEnv("# comment\n\nexport A=1\nB = \"two words\"\nC='x=y'\n");
+  EXPECT_EQ(m["A"], "1");
+  EXPECT_EQ(m["B"], "two words");
+  EXPECT_EQ(m["C"], "x=y");
+  EXPECT_THROW(ParseDotEnv("novalue\n"), ConfigError);
+}
+
+}  // namespace
+}  // namespace ticketing::config

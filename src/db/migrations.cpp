@@ -1,0 +1,122 @@
+// Versioned schema migrations. To change the schema, APPEND a new entry to kMigrations with the
+// next version number; never edit or reorder an entry that has shipped.
+//
+// Rules for statements (they must run on MariaDB 10.11 and MySQL 8.4):
+// - One statement per string (the connection does not allow multi-statements).
+// - DDL commits implicitly, so a version is not atomic: if the process dies half-way, the whole
+//   version runs again. Make statements idempotent where both servers allow it (CREATE TABLE IF
+//   NOT EXISTS, CREATE INDEX via CREATE TABLE ... IF NOT EXISTS); MySQL has no
+//   "ADD COLUMN IF NOT EXISTS", so give each non-idempotent ALTER TABLE its own version.
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "db/db.hpp"
+
+namespace ticketing::db {
+namespace {
+
+struct Migration {
+  int version;
+  std::vector<std::string_view> statements;
+};
+
+const std::vector<Migration> kMigrations = {
+    {1,
+     {
+         R"sql(CREATE TABLE IF NOT EXISTS products (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(200) NOT NULL,
+  price_cents BIGINT NOT NULL,
+  total_stock INT NOT NULL,
+  stock INT NOT NULL,
+  per_user_limit INT NOT NULL DEFAULT 1,
+  hold_seconds INT NOT NULL,
+  created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  CONSTRAINT products_stock_range CHECK (stock >= 0 AND stock <= total_stock)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+         R"sql(CREATE TABLE IF NOT EXISTS orders (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  reservation_id VARCHAR(64) NOT NULL,
+  product_id BIGINT UNSIGNED NOT NULL,
+  user_id VARCHAR(128) NOT NULL,
+  quantity INT NOT NULL,
+  unit_price_cents BIGINT NOT NULL,
+  total_price_cents BIGINT NOT NULL,
+  created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  UNIQUE KEY orders_reservation (reservation_id),
+  KEY orders_product_user (product_id, user_id),
+  CONSTRAINT orders_product FOREIGN KEY (product_id) REFERENCES products (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+     }},
+    // {2, {"ALTER TABLE ..."}},  <- next migration goes here
+};
+
+constexpr std::string_view kLockName = "ticketing_migrate";
+constexpr std::chrono::seconds kLockWait{30};
+
+// GET_LOCK in slices shorter than the read timeout, so waiting for another server's migration
+// is not mistaken for a dead connection.
+void AcquireLock(Connection& c, std::chrono::seconds read_timeout) {
+  const auto slice = std::max<std::int64_t>(1, read_timeout.count() - 1);
+  const auto deadline = std::chrono::steady_clock::now() + kLockWait;
+  while (true) {
+    Result r = c.Execute("SELECT GET_LOCK(?, ?)", {std::string(kLockName), slice});
+    const auto& v = r.rows.at(0).at(0);
+    if (v && *v == "1") return;
+    if (!v) throw QueryError(0, "GET_LOCK('ticketing_migrate') failed");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Unavailable("timed out waiting for the schema migration lock");
+    }
+    spdlog::info("waiting for another process to finish schema migrations");
+  }
+}
+
+void CheckOrder() {
+  int last = 0;
+  for (const Migration& m : kMigrations) {
+    if (m.version <= last) throw std::logic_error("schema migrations must have rising versions");
+    last = m.version;
+  }
+}
+
+}  // namespace
+
+void Migrate(Connection& c) {
+  CheckOrder();
+  unsigned read_timeout = 0;
+  mysql_get_optionv(c.raw(), MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+  AcquireLock(c, std::chrono::seconds(read_timeout ? read_timeout : 5));
+  try {
+    c.Execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INT NOT NULL PRIMARY KEY, "
+        "applied_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    std::set<int> applied;
+    for (const Row& row : c.Execute("SELECT version FROM schema_migrations").rows) {
+      applied.insert(std::stoi(row.at(0).value()));
+    }
+    for (const Migration& m : kMigrations) {
+      if (applied.count(m.version)) continue;
+      spdlog::info("applying schema migration {}", m.version);
+      for (std::string_view statement : m.statements) c.Execute(statement);
+      c.Execute("INSERT INTO schema_migrations (version) VALUES (?)", {std::int64_t{m.version}});
+    }
+    if (!applied.empty() && *applied.rbegin() > kMigrations.back().version) {
+      spdlog::warn("database schema version {} is newer than this binary's {}", *applied.rbegin(),
+                   kMigrations.back().version);
+    }
+  } catch (...) {
+    if (!c.Broken()) {
+      try {
+        c.Execute("SELECT RELEASE_LOCK(?)", {std::string(kLockName)});
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+  c.Execute("SELECT RELEASE_LOCK(?)", {std::string(kLockName)});
+}
+
+}  // namespace ticketing::db

@@ -1,0 +1,349 @@
+#include "http/api.hpp"
+
+#include "common/errors.hpp"
+#include "http/response.hpp"
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace ticketing::http {
+namespace {
+
+namespace json = boost::json;
+using purchase::Outcome;
+using metrics::Route;
+
+// A 4xx answer raised while reading the request.
+struct ClientError {
+  unsigned status;
+  std::string code;
+  std::string message;
+};
+
+[[noreturn]] void Invalid(std::string message) {
+  throw ClientError{400, "INVALID_REQUEST", std::move(message)};
+}
+
+Response FromOutcome(Outcome o) {
+  switch (o) {
+    case Outcome::kOk:
+      return Json(200, json::object{});
+    case Outcome::kProductNotFound:
+      return Error(404, "PRODUCT_NOT_FOUND", "no such product");
+    case Outcome::kSoldOut:
+      return Error(409, "SOLD_OUT", "no units left");
+    case Outcome::kLimitReached:
+      return Error(409, "LIMIT_REACHED", "this would pass the product's per-buyer limit");
+    case Outcome::kReservationNotFound:
+      return Error(404, "RESERVATION_NOT_FOUND", "no such reservation");
+    case Outcome::kReservationExpired:
+      return Error(410, "RESERVATION_EXPIRED", "the hold expired and its units were returned");
+    case Outcome::kReservationCancelled:
+      return Error(409, "RESERVATION_CANCELLED", "the reservation was cancelled");
+    case Outcome::kAlreadyConfirmed:
+      return Error(409, "ALREADY_CONFIRMED", "the reservation is already an order");
+    case Outcome::kConfirmInProgress:
+      return Error(409, "CONFIRM_IN_PROGRESS", "a confirm of this reservation is in progress; retry");
+  }
+  return Error(500, "INTERNAL", "unknown outcome");
+}
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+std::optional<std::int64_t> ParseId(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+json::object ParseBody(const Request& req) {
+  json::parse_options opts;
+  opts.max_depth = 16;
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body(), ec, {}, opts);
+  if (ec) Invalid("body is not valid JSON");
+  if (!v.is_object()) Invalid("body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+// An integer field within [min, max]; `def` when absent (required if no default).
+std::int64_t IntField(const json::object& o, std::string_view name, std::int64_t min,
+                      std::int64_t max, std::optional<std::int64_t> def = std::nullopt) {
+  const json::value* v = o.if_contains(name);
+  if (!v || v->is_null()) {
+    if (def) return *def;
+    Invalid(std::string(name) + " is required");
+  }
+  std::int64_t out = 0;
+  if (v->is_int64()) {
+    out = v->as_int64();
+  } else if (v->is_uint64()) {
+    if (v->as_uint64() > static_cast<std::uint64_t>(max)) {
+      Invalid(std::string(name) + " must be at most " + std::to_string(max));
+    }
+    out = static_cast<std::int64_t>(v->as_uint64());
+  } else if (v->is_double() && std::nearbyint(v->as_double()) == v->as_double() &&
+             std::fabs(v->as_double()) < 9e15) {
+    out = static_cast<std::int64_t>(v->as_double());
+  } else {
+    Invalid(std::string(name) + " must be an integer");
+  }
+  if (out < min || out > max) {
+    Invalid(std::string(name) + " must be from " + std::to_string(min) + " to " +
+            std::to_string(max));
+  }
+  return out;
+}
+
+std::string StringField(const json::object& o, std::string_view name, std::size_t max_len) {
+  const json::value* v = o.if_contains(name);
+  if (!v) Invalid(std::string(name) + " is required");
+  if (!v->is_string()) Invalid(std::string(name) + " must be a string");
+  const auto& s = v->as_string();
+  if (s.empty() || s.size() > max_len) {
+    Invalid(std::string(name) + " must be 1 to " + std::to_string(max_len) + " characters");
+  }
+  return std::string(s);
+}
+
+// Money in, as a JSON number of currency units with at most two decimals; returns cents.
+std::int64_t PriceField(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (!v) Invalid(std::string(name) + " is required");
+  double d = 0;
+  if (v->is_int64()) d = static_cast<double>(v->as_int64());
+  else if (v->is_uint64()) d = static_cast<double>(v->as_uint64());
+  else if (v->is_double()) d = v->as_double();
+  else Invalid(std::string(name) + " must be a number");
+  if (!(d >= 0 && d <= 1e9)) Invalid(std::string(name) + " must be from 0 to 1000000000");
+  double cents = std::round(d * 100);
+  if (std::fabs(cents - d * 100) > 1e-6 * std::max(1.0, d)) {
+    Invalid(std::string(name) + " must have at most two decimals");
+  }
+  return static_cast<std::int64_t>(cents);
+}
+
+json::value Money(std::int64_t cents) {
+  if (cents % 100 == 0) return json::value(cents / 100);
+  return json::value(static_cast<double>(cents) / 100.0);
+}
+
+std::string IsoTime(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+json::object ProductJson(const purchase::Product& p) {
+  json::object o{{"id", p.id},
+                 {"name", p.name},
+                 {"price", Money(p.price_cents)},
+                 {"totalStock", p.total_stock},
+                 {"available", p.available},
+                 {"perUserLimit", p.per_user_limit}};
+  if (p.hold_seconds) o["holdSeconds"] = *p.hold_seconds;
+  return o;
+}
+
+json::object OrderJson(const purchase::Order& o) {
+  return {{"orderId", o.id},
+          {"reservationId", o.reservation_id},
+          {"productId", o.product_id},
+          {"quantity", o.quantity},
+          {"totalPrice", Money(o.total_cents)}};
+}
+
+}  // namespace
+
+Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
+         std::function<std::int64_t()> now_seconds)
+    : purchase_(purchase), jwt_(jwt), now_seconds_(std::move(now_seconds)) {}
+
+net::awaitable<Response> Api::Handle(Request& req) {
+  const auto start = std::chrono::steady_clock::now();
+  int route = static_cast<int>(Route::kOther);
+  Response res;
+  std::exception_ptr failure;
+  try {
+    res = co_await Dispatch(req, route);
+  } catch (const ClientError& e) {
+    res = Error(e.status, e.code, e.message);
+  } catch (const UnavailableError& e) {
+    metrics::Registry::Get().Count(metrics::Event::kRedisUnavailable);
+    log::Warn("unavailable", {{"target", req.target()}, {"error", e.what()}});
+    res = Error(503, "UNAVAILABLE", std::string("a dependency is unavailable: ") + e.what());
+    res.set(bhttp::field::retry_after, "1");
+  } catch (const std::exception& e) {
+    metrics::Registry::Get().Count(metrics::Event::kInternalError);
+    log::Error("internal_error", {{"target", req.target()}, {"error", e.what()}});
+    res = Error(500, "INTERNAL", "internal error");
+  }
+  res.set(bhttp::field::server, "ticketing");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics::Registry::Get().ObserveRequest(static_cast<Route>(route), res.result_int(), seconds);
+  co_return res;
+}
+
+net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  const auto seg = Segments(path);
+  const auto method = req.method();
+
+  // Identity from the bearer token; checked only by routes that need one.
+  auto identity = [&](bool admin) -> auth::Identity {
+    auto h = req[bhttp::field::authorization];
+    constexpr std::string_view kBearer = "Bearer ";
+    if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) {
+      throw ClientError{401, "UNAUTHORIZED", "missing bearer token"};
+    }
+    auto who = jwt_.Verify(h.substr(kBearer.size()), now_seconds_());
+    if (!who) throw ClientError{401, "UNAUTHORIZED", "invalid or expired token"};
+    if (admin && !who->admin) throw ClientError{403, "FORBIDDEN", "admin role required"};
+    return *who;
+  };
+  auto only = [&](bhttp::verb allowed, const char* allow) {
+    if (method != allowed) {
+      throw ClientError{405, "METHOD_NOT_ALLOWED", std::string("use ") + allow};
+    }
+  };
+
+  if (seg.size() == 1 && seg[0] == "health") {
+    route = static_cast<int>(Route::kHealth);
+    only(bhttp::verb::get, "GET");
+    co_return Json(200, {{"status", "ok"}});
+  }
+  if (seg.size() == 1 && seg[0] == "ready") {
+    route = static_cast<int>(Route::kReady);
+    only(bhttp::verb::get, "GET");
+    auto r = co_await purchase_.CheckReady();
+    json::object body{{"redis", r.redis ? "ok" : "unavailable"},
+                      {"database", r.database ? "ok" : "unavailable"}};
+    if (r.redis && r.database) co_return Json(200, body);
+    std::string failed = !r.redis && !r.database ? "redis, database" : !r.redis ? "redis" : "database";
+    body["error"] = {{"code", "UNAVAILABLE"}, {"message", "not ready: " + failed}};
+    co_return Json(503, body);
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    route = static_cast<int>(Route::kMetrics);
+    only(bhttp::verb::get, "GET");
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics::Registry::Get().Render();
+    co_return res;
+  }
+  if (seg.size() == 2 && seg[0] == "products") {
+    route = static_cast<int>(Route::kProduct);
+    only(bhttp::verb::get, "GET");
+    auto id = ParseId(seg[1]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await purchase_.GetProduct(*id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, ProductJson(r.value));
+  }
+  if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "products") {
+    route = static_cast<int>(Route::kAdminProducts);
+    only(bhttp::verb::post, "POST");
+    identity(true);
+    auto body = ParseBody(req);
+    purchase::NewProduct p;
+    p.name = StringField(body, "name", 200);
+    p.price_cents = PriceField(body, "price");
+    p.stock = IntField(body, "stock", 0, 100'000'000);
+    p.per_user_limit = static_cast<int>(IntField(body, "perUserLimit", 1, 1'000'000, 1));
+    if (auto* h = body.if_contains("holdSeconds"); h && !h->is_null()) {
+      p.hold_seconds = static_cast<int>(IntField(body, "holdSeconds", 1, 86400));
+    }
+    auto created = co_await purchase_.CreateProduct(std::move(p));
+    co_return Json(201, ProductJson(created));
+  }
+  if (seg.size() == 4 && seg[0] == "admin" && seg[1] == "products" && seg[3] == "sync-stock") {
+    route = static_cast<int>(Route::kAdminSync);
+    only(bhttp::verb::post, "POST");
+    identity(true);
+    auto id = ParseId(seg[2]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await purchase_.SyncStock(*id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, {{"productId", *id},
+                         {"before", r.value.before},
+                         {"after", r.value.after},
+                         {"databaseStock", r.value.database_stock},
+                         {"held", r.value.held}});
+  }
+  if (seg.size() == 2 && seg[0] == "purchase" &&
+      (seg[1] == "reserve" || seg[1] == "confirm" || seg[1] == "cancel")) {
+    route = static_cast<int>(seg[1] == "reserve"   ? Route::kReserve
+                             : seg[1] == "confirm" ? Route::kConfirm
+                                                   : Route::kCancel);
+    only(bhttp::verb::post, "POST");
+    auto who = identity(false);
+    auto body = ParseBody(req);
+    if (seg[1] == "reserve") {
+      auto product_id = IntField(body, "productId", 1, INT64_MAX);
+      auto quantity = static_cast<int>(IntField(body, "quantity", 1, 10000, 1));
+      auto r = co_await purchase_.Reserve(who.user, product_id, quantity);
+      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+      const auto& v = r.value;
+      co_return Json(201, {{"reservationId", v.id},
+                           {"productId", v.product_id},
+                           {"quantity", v.quantity},
+                           {"expiresAt", IsoTime(v.expires_at_ms)},
+                           {"expiresIn", (v.expires_at_ms - v.now_ms + 999) / 1000}});
+    }
+    auto rid = StringField(body, "reservationId", 64);
+    if (seg[1] == "confirm") {
+      auto r = co_await purchase_.Confirm(who.user, rid);
+      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+      co_return Json(r.created ? 201 : 200, OrderJson(r.order));
+    }
+    auto outcome = co_await purchase_.Cancel(who.user, rid);
+    if (outcome != Outcome::kOk) co_return FromOutcome(outcome);
+    co_return Json(200, {{"reservationId", rid}, {"state", "cancelled"}});
+  }
+  if (seg.size() == 3 && seg[0] == "purchase" && seg[1] == "reservations") {
+    route = static_cast<int>(Route::kReservation);
+    only(bhttp::verb::get, "GET");
+    auto who = identity(false);
+    auto r = co_await purchase_.GetReservation(who.user, std::string(seg[2]));
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    const auto& v = r.value;
+    json::object body{{"reservationId", v.id},
+                      {"productId", v.product_id},
+                      {"quantity", v.quantity},
+                      {"state", v.state}};
+    body["expiresAt"] = v.expires_at_ms > 0 ? json::value(IsoTime(v.expires_at_ms)) : nullptr;
+    co_return Json(200, body);
+  }
+  co_return Error(404, "NOT_FOUND", "no route for " + std::string(path));
+}
+
+}  // namespace ticketing::http

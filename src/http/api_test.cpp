@@ -1,0 +1,230 @@
+// The API as a pure function: routing, auth, validation and outcome mapping, with a fake
+// purchase service (storage is covered by the integration tests).
+#include "http/api.hpp"
+
+#include "common/errors.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace ticketing::http {
+namespace {
+
+namespace json = boost::json;
+using purchase::Outcome;
+
+const std::string kSecret(32, 'k');
+constexpr std::int64_t kNow = 1'800'000'000;
+
+class FakeService : public purchase::Service {
+ public:
+  Outcome next = Outcome::kOk;
+  bool throw_unavailable = false;
+  std::string last_user;
+  std::int64_t last_product = 0;
+  int last_quantity = 0;
+
+  net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
+                                                                  std::int64_t product_id,
+                                                                  int quantity) override {
+    if (throw_unavailable) throw UnavailableError("redis: connection refused");
+    last_user = user;
+    last_product = product_id;
+    last_quantity = quantity;
+    co_return purchase::Result<purchase::Reservation>{
+        next, {"7-" + std::string(32, 'a'), product_id, quantity, "held", 1000'000, 700'000}};
+  }
+  net::awaitable<purchase::ConfirmResult> Confirm(std::string user, std::string rid) override {
+    last_user = user;
+    co_return purchase::ConfirmResult{next, {5, rid, 7, 1, 1999}, true};
+  }
+  net::awaitable<Outcome> Cancel(std::string, std::string) override { co_return next; }
+  net::awaitable<purchase::Result<purchase::Reservation>> GetReservation(std::string,
+                                                                         std::string rid) override {
+    co_return purchase::Result<purchase::Reservation>{next, {rid, 7, 1, "held", 1000, 0}};
+  }
+  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
+    co_return purchase::Product{9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit,
+                                p.hold_seconds};
+  }
+  net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t id) override {
+    co_return purchase::Result<purchase::Product>{next, {id, "Gig", 4950, 100, 42, 1, 300}};
+  }
+  net::awaitable<purchase::Result<purchase::StockSync>> SyncStock(std::int64_t) override {
+    co_return purchase::Result<purchase::StockSync>{next, {10, 8, 9, 1}};
+  }
+  net::awaitable<purchase::Readiness> CheckReady() override { co_return purchase::Readiness{true, false}; }
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() : jwt_(kSecret), api_(fake_, jwt_, [] { return kNow; }) {}
+
+  Response Call(bhttp::verb method, std::string target, std::string body = "",
+                std::string token = "") {
+    Request req{method, target, 11};
+    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+    req.body() = body;
+    net::io_context ctx;
+    auto fut = net::co_spawn(ctx, api_.Handle(req), net::use_future);
+    ctx.run();
+    return fut.get();
+  }
+  std::string Buyer(std::string id = "alice") { return jwt_.Sign({id, false}, kNow + 60); }
+  std::string Admin() { return jwt_.Sign({"ops", true}, kNow + 60); }
+  static json::value Body(const Response& r) { return json::parse(r.body()); }
+  static std::string Code(const Response& r) {
+    return std::string(Body(r).at("error").at("code").as_string());
+  }
+
+  FakeService fake_;
+  auth::JwtCodec jwt_;
+  Api api_;
+};
+
+TEST_F(ApiTest, ReserveTakesUserFromTokenNotBody) {
+  auto r = Call(bhttp::verb::post, "/purchase/reserve",
+                R"({"productId":7,"quantity":2,"user":"mallory"})", Buyer("alice"));
+  EXPECT_EQ(r.result_int(), 201);
+  EXPECT_EQ(fake_.last_user, "alice");
+  EXPECT_EQ(fake_.last_product, 7);
+  EXPECT_EQ(fake_.last_quantity, 2);
+  auto b = Body(r);
+  EXPECT_EQ(b.at("expiresIn").as_int64(), 300);
+  EXPECT_EQ(b.at("quantity").as_int64(), 2);
+  EXPECT_EQ(r[bhttp::field::content_type], "application/json");
+}
+
+TEST_F(ApiTest, QuantityDefaultsToOne) {
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
+  EXPECT_EQ(r.result_int(), 201);
+  EXPECT_EQ(fake_.last_quantity, 1);
+}
+
+TEST_F(ApiTest, OutcomesMapToStatusAndCode) {
+  struct Case {
+    Outcome o;
+    unsigned status;
+    const char* code;
+  } cases[] = {{Outcome::kSoldOut, 409, "SOLD_OUT"},
+               {Outcome::kLimitReached, 409, "LIMIT_REACHED"},
+               {Outcome::kProductNotFound, 404, "PRODUCT_NOT_FOUND"}};
+  for (const auto& c : cases) {
+    fake_.next = c.o;
+    auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
+    EXPECT_EQ(r.result_int(), c.status);
+    EXPECT_EQ(Code(r), c.code);
+  }
+  fake_.next = Outcome::kReservationExpired;
+  auto r = Call(bhttp::verb::post, "/purchase/confirm", R"({"reservationId":"x"})", Buyer());
+  EXPECT_EQ(r.result_int(), 410);
+  EXPECT_EQ(Code(r), "RESERVATION_EXPIRED");
+  fake_.next = Outcome::kReservationNotFound;
+  r = Call(bhttp::verb::post, "/purchase/confirm", R"({"reservationId":"x"})", Buyer());
+  EXPECT_EQ(r.result_int(), 404);
+  EXPECT_EQ(Code(r), "RESERVATION_NOT_FOUND");
+}
+
+TEST_F(ApiTest, ConfirmCreatedThen200) {
+  auto r = Call(bhttp::verb::post, "/purchase/confirm", R"({"reservationId":"7-abc"})", Buyer());
+  EXPECT_EQ(r.result_int(), 201);
+  auto b = Body(r);
+  EXPECT_EQ(b.at("orderId").as_int64(), 5);
+  EXPECT_DOUBLE_EQ(b.at("totalPrice").to_number<double>(), 19.99);
+}
+
+TEST_F(ApiTest, BadInputIs400WithJsonError) {
+  const char* bodies[] = {"",
+                          "{",
+                          "[1]",
+                          R"({"productId":"7"})",
+                          R"({"productId":7.5})",
+                          R"({"productId":-1})",
+                          R"({"productId":0})",
+                          R"({"productId":7,"quantity":0})",
+                          R"({"productId":7,"quantity":-3})",
+                          R"({"productId":7,"quantity":1e12})",
+                          R"({"productId":7,"quantity":18446744073709551615})",
+                          R"({"productId":7,"quantity":"2"})",
+                          R"({"quantity":1})"};
+  for (const char* b : bodies) {
+    auto r = Call(bhttp::verb::post, "/purchase/reserve", b, Buyer());
+    EXPECT_EQ(r.result_int(), 400) << b;
+    EXPECT_EQ(Code(r), "INVALID_REQUEST") << b;
+  }
+}
+
+TEST_F(ApiTest, AuthErrors) {
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})");
+  EXPECT_EQ(r.result_int(), 401);
+  EXPECT_EQ(Code(r), "UNAUTHORIZED");
+  auto forged = auth::JwtCodec(std::string(32, 'z')).Sign({"alice", false}, kNow + 60);
+  r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", forged);
+  EXPECT_EQ(r.result_int(), 401);
+  auto expired = jwt_.Sign({"alice", false}, kNow - 1);
+  r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", expired);
+  EXPECT_EQ(r.result_int(), 401);
+  r = Call(bhttp::verb::post, "/admin/products", R"({"name":"x","price":1,"stock":1})", Buyer());
+  EXPECT_EQ(r.result_int(), 403);
+  EXPECT_EQ(Code(r), "FORBIDDEN");
+}
+
+TEST_F(ApiTest, AdminCreateValidates) {
+  auto r = Call(bhttp::verb::post, "/admin/products",
+                R"({"name":"Gig","price":49.5,"stock":100,"perUserLimit":2,"holdSeconds":60})",
+                Admin());
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  auto b = Body(r);
+  EXPECT_EQ(b.at("totalStock").as_int64(), 100);
+  EXPECT_DOUBLE_EQ(b.at("price").to_number<double>(), 49.5);
+  EXPECT_EQ(b.at("holdSeconds").as_int64(), 60);
+  const char* bad[] = {R"({"price":1,"stock":1})", R"({"name":"","price":1,"stock":1})",
+                       R"({"name":"x","price":-1,"stock":1})",
+                       R"({"name":"x","price":1.234,"stock":1})",
+                       R"({"name":"x","price":1,"stock":-1})",
+                       R"({"name":"x","price":1,"stock":1,"perUserLimit":0})",
+                       R"({"name":"x","price":"1","stock":1})"};
+  for (const char* body : bad) {
+    auto res = Call(bhttp::verb::post, "/admin/products", body, Admin());
+    EXPECT_EQ(res.result_int(), 400) << body;
+  }
+}
+
+TEST_F(ApiTest, UnknownRouteAndMethod) {
+  auto r = Call(bhttp::verb::get, "/nope");
+  EXPECT_EQ(r.result_int(), 404);
+  EXPECT_EQ(Code(r), "NOT_FOUND");
+  r = Call(bhttp::verb::get, "/purchase/reserve", "", Buyer());
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(Code(r), "METHOD_NOT_ALLOWED");
+  r = Call(bhttp::verb::get, "/products/abc");
+  EXPECT_EQ(r.result_int(), 404);
+}
+
+TEST_F(ApiTest, UnavailableIs503) {
+  fake_.throw_unavailable = true;
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_EQ(Code(r), "UNAVAILABLE");
+}
+
+TEST_F(ApiTest, ReadyNamesWhatFailed) {
+  auto r = Call(bhttp::verb::get, "/ready");
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_NE(r.body().find("database"), std::string::npos);
+  EXPECT_EQ(Call(bhttp::verb::get, "/health").result_int(), 200);
+}
+
+TEST_F(ApiTest, ProductIsPublic) {
+  auto r = Call(bhttp::verb::get, "/products/7");
+  ASSERT_EQ(r.result_int(), 200);
+  auto b = Body(r);
+  EXPECT_EQ(b.at("available").as_int64(), 42);
+  EXPECT_DOUBLE_EQ(b.at("price").to_number<double>(), 49.5);
+}
+
+}  // namespace
+}  // namespace ticketing::http

@@ -1,0 +1,163 @@
+#include "http/server.hpp"
+
+#include "http/response.hpp"
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <sys/socket.h>
+
+namespace ticketing::http {
+namespace {
+
+using tcp = net::ip::tcp;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+// Closes with a response for a request that could not be read (too large, malformed).
+net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, Response res,
+                                    std::chrono::seconds timeout) {
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(timeout);
+  co_await bhttp::async_write(stream, res, kTuple);
+}
+
+net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions options,
+                             std::shared_ptr<Server::State> state) {
+  auto& connections = metrics::Registry::Get().open_connections();
+  connections.Add(1);
+  struct Done {
+    metrics::Gauge& g;
+    std::shared_ptr<Server::State> s;
+    ~Done() {
+      g.Add(-1);
+      s->connections.fetch_sub(1);
+    }
+  } done{connections, state};
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer(8192);
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(options.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+
+    stream.expires_after(options.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    if (!ec && !parser.is_done()) {
+      stream.expires_after(options.request_timeout);
+      std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    }
+    if (ec == bhttp::error::body_limit) {
+      co_await RejectAndClose(stream,
+                              Error(413, "PAYLOAD_TOO_LARGE",
+                                    "request body exceeds " +
+                                        std::to_string(options.max_body_bytes) + " bytes"),
+                              options.request_timeout);
+      break;
+    }
+    if (ec == bhttp::error::header_limit) {
+      co_await RejectAndClose(stream, Error(431, "HEADERS_TOO_LARGE", "request header too large"),
+                              options.request_timeout);
+      break;
+    }
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      co_await RejectAndClose(stream, Error(400, "BAD_REQUEST", "malformed HTTP request"),
+                              options.request_timeout);
+      break;
+    }
+    if (ec) break;  // closed, timed out, reset
+
+    Request req = parser.release();
+    state->in_flight.fetch_add(1);
+    Response res = co_await handler(req);
+    state->in_flight.fetch_sub(1);
+    res.keep_alive(req.keep_alive() && !state->stopping.load());
+    res.prepare_payload();
+    stream.expires_after(options.request_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+struct Server::Shard {
+  Shard(net::io_context& ctx, Handler h) : acceptor(ctx), handler(std::move(h)) {}
+  tcp::acceptor acceptor;
+  Handler handler;
+};
+
+Server::Server(std::vector<net::io_context*> contexts, ServerOptions options,
+               std::function<Handler(std::size_t)> make_handler)
+    : contexts_(std::move(contexts)),
+      options_(std::move(options)),
+      make_handler_(std::move(make_handler)),
+      state_(std::make_shared<State>()) {}
+
+Server::~Server() = default;
+
+void Server::Start() {
+  auto endpoint = tcp::endpoint(net::ip::make_address(options_.address), options_.port);
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    auto shard = std::make_shared<Shard>(*contexts_[i], make_handler_(i));
+    auto& acc = shard->acceptor;
+    acc.open(endpoint.protocol());
+    acc.set_option(tcp::acceptor::reuse_address(true));
+    acc.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    if (i > 0) endpoint.port(bound_port_);  // port 0: every shard shares the first one's port
+    acc.bind(endpoint);
+    acc.listen(4096);
+    bound_port_ = acc.local_endpoint().port();
+    shards_.push_back(shard);
+
+    net::co_spawn(
+        *contexts_[i],
+        [shard, options = options_, state = state_]() -> net::awaitable<void> {
+          for (;;) {
+            auto [ec, socket] = co_await shard->acceptor.async_accept(kTuple);
+            if (ec == net::error::operation_aborted || state->stopping.load()) co_return;
+            if (ec) {
+              // Out of file descriptors and the like: back off briefly instead of spinning.
+              log::Warn("accept_failed", {{"error", ec.message()}});
+              net::steady_timer t(shard->acceptor.get_executor(), std::chrono::milliseconds(50));
+              co_await t.async_wait(kTuple);
+              continue;
+            }
+            if (state->connections.fetch_add(1) >= options.max_connections) {
+              state->connections.fetch_sub(1);
+              beast::error_code ignored;
+              socket.close(ignored);
+              continue;
+            }
+            socket.set_option(tcp::no_delay(true), ec);
+            net::co_spawn(shard->acceptor.get_executor(),
+                          Session(std::move(socket), shard->handler, options, state),
+                          net::detached);
+          }
+        },
+        net::detached);
+  }
+}
+
+void Server::Stop() {
+  state_->stopping = true;
+  for (auto& shard : shards_) {
+    net::post(shard->acceptor.get_executor(), [shard] {
+      beast::error_code ignored;
+      shard->acceptor.close(ignored);
+    });
+  }
+}
+
+}  // namespace ticketing::http

@@ -1,0 +1,68 @@
+#pragma once
+// HTTP/1.1 server on Beast coroutines: one acceptor per io_context (SO_REUSEPORT spreads
+// connections over threads), keep-alive, a deadline on every read and write, a size limit on
+// every header and body, a cap on open connections, and a drain on Stop().
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ticketing::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+// Turns a request into a response; must not throw (map failures to 5xx itself).
+using Handler = std::function<net::awaitable<Response>(Request&)>;
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 3000;
+  std::chrono::seconds idle_timeout{30};     // waiting for the next request's header
+  std::chrono::seconds request_timeout{10};  // reading a body, writing a response
+  std::size_t max_body_bytes = 16 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  int max_connections = 100000;
+};
+
+class Server {
+ public:
+  // `make_handler(i)` gives the handler for connections on contexts[i].
+  Server(std::vector<net::io_context*> contexts, ServerOptions options,
+         std::function<Handler(std::size_t)> make_handler);
+  ~Server();
+
+  // Binds and starts accepting; throws std::system_error if the port cannot be bound.
+  void Start();
+  // Stops accepting; responses from now on close their connection. Returns at once.
+  void Stop();
+  // Requests being handled right now (for the drain on shutdown).
+  int InFlight() const { return state_->in_flight.load(); }
+  std::uint16_t port() const { return bound_port_; }
+
+  struct State {
+    std::atomic<bool> stopping{false};
+    std::atomic<int> in_flight{0};
+    std::atomic<int> connections{0};
+  };
+
+ private:
+  struct Shard;
+  std::vector<net::io_context*> contexts_;
+  ServerOptions options_;
+  std::function<Handler(std::size_t)> make_handler_;
+  std::shared_ptr<State> state_;
+  std::vector<std::shared_ptr<Shard>> shards_;
+  std::uint16_t bound_port_ = 0;
+};
+
+}  // namespace ticketing::http

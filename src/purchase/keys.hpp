@@ -1,0 +1,32 @@
+#pragma once
+// Redis key layout. Every key of product P carries the hash tag {p:P}, so one script touches
+// one cluster slot.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ticketing::purchase::keys {
+
+inline std::string Prefix(std::int64_t product_id) {
+  return "{p:" + std::to_string(product_id) + "}";
+}
+inline std::string Info(const std::string& prefix) { return prefix + ":info"; }
+inline std::string Available(const std::string& prefix) { return prefix + ":avail"; }
+inline std::string Expiry(const std::string& prefix) { return prefix + ":exp"; }
+inline std::string Hold(const std::string& prefix, std::string_view rid) {
+  return prefix + ":h:" + std::string(rid);
+}
+inline std::string User(const std::string& prefix, std::string_view user) {
+  return prefix + ":u:" + std::string(user);
+}
+// Set of product ids the sweepers visit (not tagged: used on its own).
+inline constexpr std::string_view kProducts = "ticketing:products";
+
+// Reservation ids are "<productId>-<32 hex digits of randomness>": the product travels with the
+// id, so confirm and cancel find the right keys (and cluster slot) from the id alone.
+std::string NewReservationId(std::int64_t product_id);
+// The product id of a well-formed reservation id.
+std::optional<std::int64_t> ParseReservationId(std::string_view rid);
+
+}  // namespace ticketing::purchase::keys

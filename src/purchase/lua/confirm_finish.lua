@@ -1,0 +1,21 @@
+-- After the order committed: confirming -> confirmed. If a sweeper already released the units
+-- (the lease ran out while the commit was still in flight), the database counts them sold, so
+-- take them back from the available count (it may dip below zero; reserves treat that as 0).
+-- KEYS[1] prefix:h:<rid>   ARGV[1] prefix  ARGV[2] rid  ARGV[3] orderId  ARGV[4] totalCents
+-- -> 'OK' | 'RETAKEN' | 'MISSING'
+local h = redis.call('HMGET', KEYS[1], 'state', 'qty', 'user')
+if h[1] == 'confirming' then
+  mark_confirmed(ARGV[1], ARGV[2], KEYS[1], ARGV[3], ARGV[4])
+  return 'OK'
+end
+if h[1] == 'confirmed' then return 'OK' end
+if h[1] == 'expired' or h[1] == 'cancelled' or h[1] == 'held' then
+  local qty = tonumber(h[2])
+  if h[1] ~= 'held' then
+    redis.call('DECRBY', ARGV[1] .. ':avail', qty)
+    redis.call('INCRBY', ARGV[1] .. ':u:' .. h[3], qty)
+  end
+  mark_confirmed(ARGV[1], ARGV[2], KEYS[1], ARGV[3], ARGV[4])
+  return 'RETAKEN'
+end
+return 'MISSING'

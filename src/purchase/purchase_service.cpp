@@ -1,0 +1,427 @@
+#include "purchase/purchase_service.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+#include "purchase/keys.hpp"
+#include "purchase/scripts.hpp"
+#include "redis/blocking_client.hpp"
+
+namespace ticketing::purchase {
+
+namespace {
+
+using metrics::Event;
+using metrics::Registry;
+
+std::int64_t ToInt(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
+
+// A script reply must be an array headed by a status word; anything else is a bug.
+const std::string& Tag(const redis::Value& v) {
+  if (v.IsError()) throw std::runtime_error("redis script error: " + v.str);
+  if (v.type != redis::Value::Type::kArray || v.elements.empty()) {
+    throw std::runtime_error("redis script: unexpected reply");
+  }
+  return v.elements[0].str;
+}
+
+const std::string& Status(const redis::Value& v) {
+  if (v.IsError()) throw std::runtime_error("redis script error: " + v.str);
+  return v.str;
+}
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+[[noreturn]] void CrashForTest(const char* where) {
+  log::Error("fault_injection", {{"crash", where}});
+  spdlog::default_logger_raw()->flush();
+  kill(getpid(), SIGKILL);
+  _exit(137);
+}
+
+// The database outcome of a confirm transaction.
+struct TxOutcome {
+  enum Kind { kCommitted, kDuplicate, kNoStock } kind = kCommitted;
+  Order order;
+};
+
+}  // namespace
+
+Order OrderFromRow(const db::Row& row) {
+  Order o;
+  o.id = ToInt(row.at(0));
+  o.reservation_id = row.at(1).value_or("");
+  o.product_id = ToInt(row.at(2));
+  o.quantity = static_cast<int>(ToInt(row.at(3)));
+  o.total_cents = ToInt(row.at(4));
+  return o;
+}
+
+net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
+                                                             std::int64_t product_id,
+                                                             int quantity) {
+  const auto prefix = keys::Prefix(product_id);
+  for (int attempt = 0;; ++attempt) {
+    auto rid = keys::NewReservationId(product_id);
+    // Named vectors: GCC 12 cannot keep a braced list's array alive across co_await in a loop.
+    std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+                                  keys::User(prefix, user), keys::Hold(prefix, rid)};
+    std::vector<std::string> args{user, std::to_string(quantity), rid,
+                                  std::to_string(options_.default_hold_seconds)};
+    auto reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args);
+    const auto& tag = Tag(reply);
+    if (tag == "OK") {
+      Registry::Get().Count(Event::kHoldCreated);
+      Reservation r{
+          rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
+      co_return Result<Reservation>{Outcome::kOk, std::move(r)};
+    }
+    if (tag == "NOT_FOUND") co_return Result<Reservation>{Outcome::kProductNotFound, {}};
+    if (tag == "SOLD_OUT") co_return Result<Reservation>{Outcome::kSoldOut, {}};
+    if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
+    // DUPLICATE: a 128-bit id collided; draw another.
+    if (attempt >= 2)
+      throw std::runtime_error(std::string("reserve: reservation id collided again"));
+  }
+}
+
+std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservation_id,
+                                 const std::string* user) {
+  std::string sql =
+      "SELECT id, reservation_id, product_id, quantity, total_price_cents FROM orders "
+      "WHERE reservation_id = ?";
+  std::vector<db::Param> params{reservation_id};
+  if (user) {
+    sql += " AND user_id = ?";
+    params.emplace_back(*user);
+  }
+  auto r = c.Execute(sql, params);
+  if (r.rows.empty()) return std::nullopt;
+  return OrderFromRow(r.rows.front());
+}
+
+net::awaitable<std::optional<Order>> PurchaseService::FindOrder(std::string reservation_id,
+                                                                std::string user) {
+  // By reference: the frame outlives the call, and GCC 12 miscompiles closures that move a
+  // coroutine's parameters into init-captures.
+  co_return co_await db_.Run(
+      [&](db::Connection& c) { return SelectOrder(c, reservation_id, &user); });
+}
+
+net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
+                                                       std::string reservation_id) {
+  auto product_id = keys::ParseReservationId(reservation_id);
+  if (!product_id) co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
+  const auto prefix = keys::Prefix(*product_id);
+  const auto hold_key = keys::Hold(prefix, reservation_id);
+  const auto& scripts = Scripts::Get();
+
+  auto begin = co_await redis_.Eval(
+      scripts.confirm_begin, redis::List(hold_key),
+      redis::List(prefix, reservation_id, user, std::to_string(options_.confirm_lease.count())));
+  const auto& tag = Tag(begin);
+  if (tag == "NOT_FOUND") {
+    // Finished holds are kept a day; after that the order (if any) is only in the database.
+    if (auto order = co_await FindOrder(reservation_id, user)) {
+      co_return ConfirmResult{Outcome::kOk, *order, false};
+    }
+    co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
+  }
+  if (tag == "EXPIRED") co_return ConfirmResult{Outcome::kReservationExpired, {}, false};
+  if (tag == "CANCELLED") co_return ConfirmResult{Outcome::kReservationCancelled, {}, false};
+  if (tag == "CONFIRMING") co_return ConfirmResult{Outcome::kConfirmInProgress, {}, false};
+  if (tag == "CONFIRMED") {
+    Order o{std::stoll(begin.elements[1].str), reservation_id, *product_id,
+            static_cast<int>(begin.elements[3].integer), std::stoll(begin.elements[2].str)};
+    co_return ConfirmResult{Outcome::kOk, o, false};
+  }
+  const int quantity = static_cast<int>(begin.elements[1].integer);
+
+  // The hold is ours under the lease. One transaction: the order (unique per reservation) and
+  // the stock decrement guarded by stock >= quantity.
+  bool commit_sent = false;
+  TxOutcome tx;
+  std::exception_ptr failure;
+  try {
+    tx = co_await db_.Run([&, pid = *product_id](db::Connection& c) -> TxOutcome {
+      try {
+        return db::Transaction(c, [&]() -> TxOutcome {
+          auto price = c.Execute("SELECT price_cents FROM products WHERE id = ?", {pid});
+          if (price.rows.empty()) return TxOutcome{TxOutcome::kNoStock, {}};
+          const std::int64_t total = ToInt(price.rows[0].at(0)) * quantity;
+          auto ins = c.Execute(
+              "INSERT INTO orders (reservation_id, product_id, user_id, quantity, "
+              "unit_price_cents, total_price_cents) VALUES (?, ?, ?, ?, ?, ?)",
+              {reservation_id, pid, user, std::int64_t{quantity}, ToInt(price.rows[0].at(0)),
+               total});
+          auto upd = c.Execute("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+                               {std::int64_t{quantity}, pid, std::int64_t{quantity}});
+          if (upd.affected_rows == 0) throw TxOutcome{TxOutcome::kNoStock, {}};
+          if (options_.fault == "crash_before_commit") CrashForTest("before_commit");
+          commit_sent = true;
+          return TxOutcome{TxOutcome::kCommitted, Order{static_cast<std::int64_t>(ins.insert_id),
+                                                        reservation_id, pid, quantity, total}};
+        });
+      } catch (const TxOutcome& rolled_back) {
+        return rolled_back;
+      } catch (const db::QueryError& e) {
+        if (e.code != db::kErrDuplicateKey) throw;
+        // An earlier attempt committed this order; report it.
+        auto existing = SelectOrder(c, reservation_id);
+        if (!existing) throw;
+        return TxOutcome{TxOutcome::kDuplicate, *existing};
+      }
+    });
+  } catch (const db::Unavailable& e) {
+    Registry::Get().Count(Event::kDbUnavailable);
+    if (commit_sent) {
+      // COMMIT was sent but not acknowledged: the order may exist. Leave the hold confirming;
+      // when the lease runs out a sweeper settles it from the database.
+      log::Warn("confirm_commit_unknown", {{"reservation", reservation_id}, {"error", e.what()}});
+    }
+    failure = std::current_exception();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // Nothing committed: back to held so that a retry can confirm. (co_await is not allowed
+    // inside a handler, hence the exception_ptr.) If this fails too, the lease runs out and a
+    // sweeper restores the hold.
+    if (!commit_sent) {
+      co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
+                           redis::List(prefix, reservation_id, "restore"));
+    }
+    std::rethrow_exception(failure);
+  }
+
+  if (tx.kind == TxOutcome::kNoStock) {
+    // Redis let the hold through but the database has no stock for it: the two disagree.
+    // End the hold without giving back units the database does not have.
+    Registry::Get().Count(Event::kConfirmVoided);
+    log::Error("confirm_no_database_stock",
+               {{"reservation", reservation_id}, {"product", *product_id}});
+    co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
+                         redis::List(prefix, reservation_id, "void"));
+    co_return ConfirmResult{Outcome::kSoldOut, {}, false};
+  }
+  if (tx.kind == TxOutcome::kCommitted) {
+    if (options_.fault == "crash_after_commit") CrashForTest("after_commit");
+    Registry::Get().Count(Event::kConfirmCommitted);
+  }
+  try {
+    auto fin = co_await redis_.Eval(scripts.confirm_finish, redis::List(hold_key),
+                                    redis::List(prefix, reservation_id, std::to_string(tx.order.id),
+                                                std::to_string(tx.order.total_cents)));
+    const auto& status = Status(fin);
+    if (status == "RETAKEN") {
+      Registry::Get().Count(Event::kConfirmRetaken);
+      log::Warn("confirm_retaken", {{"reservation", reservation_id}});
+    } else if (status == "MISSING") {
+      log::Warn("confirm_hold_missing", {{"reservation", reservation_id}});
+    }
+  } catch (const redis::Unavailable& e) {
+    // The order is committed; the hold stays confirming until a sweeper settles it.
+    log::Warn("confirm_finish_deferred", {{"reservation", reservation_id}, {"error", e.what()}});
+  }
+  co_return ConfirmResult{Outcome::kOk, tx.order, tx.kind == TxOutcome::kCommitted};
+}
+
+net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string reservation_id) {
+  auto product_id = keys::ParseReservationId(reservation_id);
+  if (!product_id) co_return Outcome::kReservationNotFound;
+  const auto prefix = keys::Prefix(*product_id);
+  auto reply =
+      co_await redis_.Eval(Scripts::Get().cancel, redis::List(keys::Hold(prefix, reservation_id)),
+                           redis::List(prefix, reservation_id, user));
+  const auto& tag = Tag(reply);
+  if (tag == "OK") {
+    if (reply.elements[1].integer > 0) Registry::Get().Count(Event::kHoldCancelled);
+    co_return Outcome::kOk;
+  }
+  if (tag == "CONFIRMED") co_return Outcome::kAlreadyConfirmed;
+  if (tag == "CONFIRMING") co_return Outcome::kConfirmInProgress;
+  if (tag == "EXPIRED") co_return Outcome::kReservationExpired;
+  co_return Outcome::kReservationNotFound;
+}
+
+net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string user,
+                                                                    std::string reservation_id) {
+  auto product_id = keys::ParseReservationId(reservation_id);
+  if (!product_id) co_return Result<Reservation>{Outcome::kReservationNotFound, {}};
+  auto reply = co_await redis_.Command(
+      redis::List("HMGET", keys::Hold(keys::Prefix(*product_id), reservation_id), "user", "qty",
+                  "state", "exp"));
+  if (reply.IsError() || reply.elements.size() != 4 || reply.elements[0].IsNil() ||
+      reply.elements[0].str != user) {
+    if (auto order = co_await FindOrder(reservation_id, user)) {
+      co_return Result<Reservation>{
+          Outcome::kOk, {reservation_id, *product_id, order->quantity, "confirmed", 0, NowMs()}};
+    }
+    co_return Result<Reservation>{Outcome::kReservationNotFound, {}};
+  }
+  Reservation r{reservation_id,
+                *product_id,
+                static_cast<int>(reply.elements[1].AsInt()),
+                reply.elements[2].str,
+                reply.elements[3].AsInt(),
+                NowMs()};
+  // A hold past its time is expired for the buyer even before a sweeper returned its units.
+  if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
+  co_return Result<Reservation>{Outcome::kOk, std::move(r)};
+}
+
+net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
+  const int hold = p.hold_seconds.value_or(options_.default_hold_seconds);
+  auto id = co_await db_.Run([&](db::Connection& c) {
+    auto r = c.Execute(
+        "INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
+        "hold_seconds) VALUES (?, ?, ?, ?, ?, ?)",
+        {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
+         std::int64_t{hold}});
+    return static_cast<std::int64_t>(r.insert_id);
+  });
+  const auto prefix = keys::Prefix(id);
+  std::exception_ptr failure;
+  try {
+    auto reply = co_await redis_.Eval(
+        Scripts::Get().init_product, redis::List(keys::Info(prefix), keys::Available(prefix)),
+        redis::List(p.name, std::to_string(p.price_cents), std::to_string(p.per_user_limit),
+                    std::to_string(hold), std::to_string(p.stock), std::to_string(p.stock)));
+    if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
+    co_await redis_.Command(redis::List("SADD", std::string(keys::kProducts), std::to_string(id)));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // Keep the two stores together: no product row without its Redis stock.
+    try {
+      co_await db_.Run(
+          [id](db::Connection& c) { c.Execute("DELETE FROM products WHERE id = ?", {id}); });
+    } catch (const std::exception& e) {
+      log::Error("create_product_compensation_failed", {{"product", id}, {"error", e.what()}});
+    }
+    std::rethrow_exception(failure);
+  }
+  log::Info("product_created", {{"product", id}, {"stock", p.stock}});
+  co_return Product{id, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit, hold};
+}
+
+net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product_id) {
+  const auto prefix = keys::Prefix(product_id);
+  auto info = co_await redis_.Command(
+      redis::List("HMGET", keys::Info(prefix), "name", "price", "total", "limit", "hold"));
+  auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
+  if (!info.IsError() && info.elements.size() == 5 && !info.elements[0].IsNil()) {
+    Product p;
+    p.id = product_id;
+    p.name = info.elements[0].str;
+    p.price_cents = info.elements[1].AsInt();
+    p.total_stock = info.elements[2].AsInt();
+    p.per_user_limit = static_cast<int>(info.elements[3].AsInt());
+    if (!info.elements[4].IsNil()) p.hold_seconds = static_cast<int>(info.elements[4].AsInt());
+    p.available = avail.IsNil() ? 0 : std::max<long long>(0, avail.AsInt());
+    co_return Result<Product>{Outcome::kOk, std::move(p)};
+  }
+  // Not in Redis: the database decides whether it exists.
+  auto row = co_await db_.Run([product_id](db::Connection& c) {
+    return c.Execute(
+        "SELECT id, name, price_cents, total_stock, stock, per_user_limit, hold_seconds "
+        "FROM products WHERE id = ?",
+        {product_id});
+  });
+  if (row.rows.empty()) co_return Result<Product>{Outcome::kProductNotFound, {}};
+  co_await WarmRedis(redis_, db_, options_.default_hold_seconds);
+  const auto& r = row.rows[0];
+  co_return Result<Product>{
+      Outcome::kOk,
+      Product{product_id, r.at(1).value_or(""), ToInt(r.at(2)), ToInt(r.at(3)), ToInt(r.at(4)),
+              static_cast<int>(ToInt(r.at(5))), static_cast<int>(ToInt(r.at(6)))}};
+}
+
+net::awaitable<Result<StockSync>> PurchaseService::SyncStock(std::int64_t product_id) {
+  // One database transaction holds the product row lock (so no confirm commits meanwhile)
+  // while a blocking Redis connection on the same worker reads the confirming holds and
+  // rewrites available. Runs on a database worker, never on the I/O thread.
+  auto result = co_await db_.Run([&, product_id](db::Connection& c) -> std::optional<StockSync> {
+    return db::Transaction(c, [&]() -> std::optional<StockSync> {
+      auto stock = c.Execute("SELECT stock FROM products WHERE id = ? FOR UPDATE", {product_id});
+      if (stock.rows.empty()) return std::nullopt;
+      const std::int64_t db_stock = ToInt(stock.rows[0].at(0));
+      const auto prefix = keys::Prefix(product_id);
+      redis::BlockingConnection redis(options_.redis_host, options_.redis_port,
+                                      options_.redis_timeout);
+      auto confirming =
+          redis.Eval(Scripts::Get().confirming_list, {keys::Expiry(prefix)}, {prefix});
+      if (confirming.IsError()) throw std::runtime_error("confirming_list: " + confirming.str);
+      std::vector<std::string> args{prefix, std::to_string(db_stock)};
+      for (const auto& rid : confirming.elements) {
+        auto order = c.Execute("SELECT 1 FROM orders WHERE reservation_id = ?", {rid.str});
+        if (!order.rows.empty()) args.push_back(rid.str);
+      }
+      auto reply = redis.Eval(Scripts::Get().sync_stock,
+                              {keys::Available(prefix), keys::Expiry(prefix)}, args);
+      if (reply.IsError() || reply.elements.size() != 3) {
+        throw std::runtime_error("sync_stock: " + reply.str);
+      }
+      return StockSync{reply.elements[0].integer, reply.elements[1].integer, db_stock,
+                       reply.elements[2].integer};
+    });
+  });
+  if (!result) co_return Result<StockSync>{Outcome::kProductNotFound, {}};
+  log::Info("stock_synced", {{"product", product_id},
+                             {"before", result->before},
+                             {"after", result->after},
+                             {"held", result->held}});
+  co_return Result<StockSync>{Outcome::kOk, *result};
+}
+
+net::awaitable<Readiness> PurchaseService::CheckReady() {
+  Readiness r;
+  try {
+    auto pong = co_await redis_.Command(redis::List("PING"));
+    r.redis = !pong.IsError();
+  } catch (const std::exception&) {
+  }
+  try {
+    co_await db_.Run([](db::Connection& c) { c.Execute("SELECT 1"); });
+    r.database = true;
+  } catch (const std::exception&) {
+  }
+  co_return r;
+}
+
+net::awaitable<int> PurchaseService::WarmRedis(redis::Connection& redis, db::Pool& db,
+                                               int default_hold_seconds) {
+  auto products = co_await db.Run([](db::Connection& c) {
+    return c.Execute(
+        "SELECT id, name, price_cents, per_user_limit, hold_seconds, total_stock, stock "
+        "FROM products");
+  });
+  int written = 0;
+  for (const auto& row : products.rows) {
+    const std::string id = row.at(0).value_or("0");
+    const auto prefix = keys::Prefix(std::stoll(id));
+    // A product absent from Redis has no holds there, so available = database stock.
+    std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix)};
+    std::vector<std::string> args{
+        row.at(1).value_or(""),  row.at(2).value_or("0"),
+        row.at(3).value_or("1"), row.at(4) ? *row.at(4) : std::to_string(default_hold_seconds),
+        row.at(5).value_or("0"), row.at(6).value_or("0")};
+    auto reply = co_await redis.Eval(Scripts::Get().init_product, keys, args);
+    if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
+    written += static_cast<int>(reply.integer);
+    std::vector<std::string> sadd{"SADD", std::string(keys::kProducts), id};
+    co_await redis.Command(std::move(sadd));
+  }
+  co_return written;
+}
+
+}  // namespace ticketing::purchase

@@ -1,0 +1,59 @@
+#pragma once
+// The purchase flow on Redis (the fast gate: scripts in lua/) and the database (the truth).
+#include "db/db.hpp"
+#include "purchase/service.hpp"
+#include "redis/redis_client.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace ticketing::purchase {
+
+struct Options {
+  int default_hold_seconds = 300;
+  std::chrono::milliseconds confirm_lease{30000};
+  // Redis address for the blocking connection that stock sync opens on a database worker.
+  std::string redis_host = "127.0.0.1";
+  std::uint16_t redis_port = 6379;
+  std::chrono::milliseconds redis_timeout{2000};
+  // Test-only: "crash_before_commit" or "crash_after_commit" SIGKILLs the process there.
+  std::string fault;
+};
+
+// One per I/O thread: `redis` must belong to the calling thread's io_context; `db` is shared.
+class PurchaseService final : public Service {
+ public:
+  PurchaseService(redis::Connection& redis, db::Pool& db, Options options)
+      : redis_(redis), db_(db), options_(std::move(options)) {}
+
+  net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
+                                              int quantity) override;
+  net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) override;
+  net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) override;
+  net::awaitable<Result<Reservation>> GetReservation(std::string user,
+                                                     std::string reservation_id) override;
+  net::awaitable<Product> CreateProduct(NewProduct product) override;
+  net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) override;
+  net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) override;
+  net::awaitable<Readiness> CheckReady() override;
+
+  // Writes every database product missing from Redis into Redis (start-up after Redis lost its
+  // data, or a product created while Redis was down) and registers all with the sweepers.
+  static net::awaitable<int> WarmRedis(redis::Connection& redis, db::Pool& db,
+                                       int default_hold_seconds);
+
+ private:
+  net::awaitable<std::optional<Order>> FindOrder(std::string reservation_id, std::string user);
+
+  redis::Connection& redis_;
+  db::Pool& db_;
+  Options options_;
+};
+
+// Reads an order row (id, reservation_id, product_id, quantity, total_price_cents).
+Order OrderFromRow(const db::Row& row);
+// The order made from `reservation_id` (and by `user`, if given), if any.
+std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservation_id,
+                                 const std::string* user = nullptr);
+
+}  // namespace ticketing::purchase

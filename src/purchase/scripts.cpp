@@ -1,0 +1,23 @@
+#include "purchase/scripts.hpp"
+
+#include "purchase/lua_sources.hpp"
+
+namespace ticketing::purchase {
+
+const Scripts& Scripts::Get() {
+  static const Scripts scripts{
+      redis::Script(std::string(lua::k_reserve)),
+      redis::Script(std::string(lua::k_cancel)),
+      redis::Script(std::string(lua::k_confirm_begin)),
+      redis::Script(std::string(lua::k_confirm_finish)),
+      redis::Script(std::string(lua::k_confirm_abort)),
+      redis::Script(std::string(lua::k_sweep)),
+      redis::Script(std::string(lua::k_settle)),
+      redis::Script(std::string(lua::k_confirming_list)),
+      redis::Script(std::string(lua::k_sync_stock)),
+      redis::Script(std::string(lua::k_init_product)),
+  };
+  return scripts;
+}
+
+}  // namespace ticketing::purchase

@@ -1,0 +1,13 @@
+#pragma once
+// The purchase Lua scripts (lua/*.lua, each with lua/common.lua in front), embedded at build time.
+#include "redis/redis_client.hpp"
+
+namespace ticketing::purchase {
+
+struct Scripts {
+  redis::Script reserve, cancel, confirm_begin, confirm_finish, confirm_abort, sweep, settle,
+      confirming_list, sync_stock, init_product;
+  static const Scripts& Get();
+};
+
+}  // namespace ticketing::purchase

@@ -1,0 +1,116 @@
+#pragma once
+// The purchase domain as seen by the HTTP layer. Expected outcomes are values (Outcome);
+// infrastructure failures are thrown as ticketing::UnavailableError (-> 503).
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ticketing::purchase {
+
+namespace net = boost::asio;
+
+enum class Outcome {
+  kOk,
+  kProductNotFound,
+  kSoldOut,
+  kLimitReached,
+  kReservationNotFound,
+  kReservationExpired,
+  kReservationCancelled,
+  kAlreadyConfirmed,
+  kConfirmInProgress,
+};
+
+struct Reservation {
+  std::string id;
+  std::int64_t product_id = 0;
+  int quantity = 0;
+  std::string state;  // held|confirming|confirmed|cancelled|expired
+  std::int64_t expires_at_ms = 0;
+  std::int64_t now_ms = 0;  // Redis time when read, for expiresIn
+};
+
+struct Order {
+  std::int64_t id = 0;
+  std::string reservation_id;
+  std::int64_t product_id = 0;
+  int quantity = 0;
+  std::int64_t total_cents = 0;
+};
+
+struct Product {
+  std::int64_t id = 0;
+  std::string name;
+  std::int64_t price_cents = 0;
+  std::int64_t total_stock = 0;
+  std::int64_t available = 0;
+  int per_user_limit = 1;
+  std::optional<int> hold_seconds;
+};
+
+struct NewProduct {
+  std::string name;
+  std::int64_t price_cents = 0;
+  std::int64_t stock = 0;
+  int per_user_limit = 1;
+  std::optional<int> hold_seconds;
+};
+
+struct StockSync {
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  std::int64_t database_stock = 0;
+  std::int64_t held = 0;
+};
+
+template <class T>
+struct Result {
+  Outcome outcome = Outcome::kOk;
+  T value{};
+};
+
+struct ConfirmResult {
+  Outcome outcome = Outcome::kOk;
+  Order order;
+  bool created = false;  // false when an earlier confirm made the order
+};
+
+struct Readiness {
+  bool redis = false;
+  bool database = false;
+};
+
+class Service {
+ public:
+  virtual ~Service() = default;
+
+  // Takes `quantity` units for `user` if the product exists, has them, and the buyer's live holds
+  // plus purchases stay within the product's limit. -> kOk, kProductNotFound, kSoldOut,
+  // kLimitReached.
+  virtual net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
+                                                      int quantity) = 0;
+  // Turns the caller's live hold into an order; repeats return the same order (created=false).
+  // -> kOk, kReservationNotFound, kReservationExpired, kReservationCancelled,
+  // kConfirmInProgress, kSoldOut (the database had no stock).
+  virtual net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) = 0;
+  // Ends the caller's live hold and returns its units at once. -> kOk, kReservationNotFound,
+  // kAlreadyConfirmed, kConfirmInProgress, kReservationExpired.
+  virtual net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) = 0;
+  // The caller's reservation. -> kOk, kReservationNotFound.
+  virtual net::awaitable<Result<Reservation>> GetReservation(std::string user,
+                                                             std::string reservation_id) = 0;
+
+  virtual net::awaitable<Product> CreateProduct(NewProduct product) = 0;
+  // -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) = 0;
+  // Redis available := database stock - live held units, atomically against reserves and
+  // confirms. -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) = 0;
+
+  // Never throws.
+  virtual net::awaitable<Readiness> CheckReady() = 0;
+};
+
+}  // namespace ticketing::purchase

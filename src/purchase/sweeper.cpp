@@ -1,0 +1,90 @@
+#include "purchase/sweeper.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
+#include "purchase/keys.hpp"
+#include "purchase/purchase_service.hpp"
+#include "purchase/scripts.hpp"
+
+namespace ticketing::purchase {
+
+using metrics::Event;
+using metrics::Registry;
+
+net::awaitable<void> Sweeper::Run() {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  bool was_failing = false;
+  while (!stopped_) {
+    try {
+      co_await SweepOnce();
+      if (was_failing) log::Info("sweeper_recovered");
+      was_failing = false;
+    } catch (const std::exception& e) {
+      if (!was_failing) log::Warn("sweeper_failed", {{"error", e.what()}});
+      was_failing = true;
+    }
+    timer.expires_after(options_.interval);
+    co_await timer.async_wait(net::use_awaitable);
+  }
+}
+
+net::awaitable<SweepStats> Sweeper::SweepOnce() {
+  SweepStats total;
+  auto members = co_await redis_.Command(redis::List("SMEMBERS", std::string(keys::kProducts)));
+  if (members.IsError()) throw std::runtime_error("SMEMBERS: " + members.str);
+  for (const auto& m : members.elements) {
+    auto s = co_await SweepProduct(std::stoll(m.str));
+    total.released_units += s.released_units;
+    total.settled += s.settled;
+  }
+  co_return total;
+}
+
+net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
+  SweepStats stats;
+  const auto prefix = keys::Prefix(product_id);
+  for (;;) {
+    // Named vectors: GCC 12 cannot keep a braced list's array alive across co_await in a loop.
+    std::vector<std::string> keys{keys::Expiry(prefix)};
+    std::vector<std::string> args{prefix, std::to_string(options_.batch),
+                                  std::to_string(options_.confirm_lease.count())};
+    auto reply = co_await redis_.Eval(Scripts::Get().sweep, keys, args);
+    if (reply.IsError() || reply.elements.size() != 3) {
+      throw std::runtime_error("sweep: " + reply.str);
+    }
+    const auto released = reply.elements[0].integer;
+    if (released > 0) {
+      Registry::Get().Count(Event::kHoldExpired, static_cast<std::uint64_t>(released));
+      stats.released_units += released;
+    }
+    for (const auto& rid : reply.elements[1].elements) {
+      co_await Settle(product_id, rid.str);
+      ++stats.settled;
+    }
+    // A full batch means more may be due right now.
+    if (reply.elements[2].integer < options_.batch) break;
+  }
+  co_return stats;
+}
+
+net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string& reservation_id) {
+  // The hold is claimed for a lease by the sweep script; if the database cannot answer, the
+  // claim runs out and a later pass tries again.
+  auto order =
+      co_await db_.Run([&](db::Connection& c) { return SelectOrder(c, reservation_id); });
+  const auto prefix = keys::Prefix(product_id);
+  auto reply = co_await redis_.Eval(
+      Scripts::Get().settle, redis::List(keys::Hold(prefix, reservation_id)),
+      redis::List(prefix, reservation_id, order ? "1" : "0", order ? std::to_string(order->id) : "",
+                  order ? std::to_string(order->total_cents) : ""));
+  const std::string& outcome = reply.str;
+  if (outcome == "CONFIRMED") Registry::Get().Count(Event::kSettledConfirmed);
+  if (outcome == "RELEASED") Registry::Get().Count(Event::kSettledReleased);
+  if (outcome == "RESTORED") Registry::Get().Count(Event::kSettledRestored);
+  log::Info("confirm_settled", {{"reservation", reservation_id}, {"outcome", outcome}});
+}
+
+}  // namespace ticketing::purchase

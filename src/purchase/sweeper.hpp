@@ -1,0 +1,50 @@
+#pragma once
+// Returns the units of expired holds within about one sweep interval of their expiry, and
+// settles confirms whose server died (lease ran out) by looking up their order in the database.
+// Every server runs one; the scripts make concurrent sweepers safe (no unit returned twice).
+#include "db/db.hpp"
+#include "redis/redis_client.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace ticketing::purchase {
+
+namespace net = boost::asio;
+
+struct SweeperOptions {
+  std::chrono::milliseconds interval{200};
+  int batch = 500;
+  std::chrono::milliseconds confirm_lease{30000};
+};
+
+struct SweepStats {
+  std::int64_t released_units = 0;
+  int settled = 0;
+};
+
+class Sweeper {
+ public:
+  Sweeper(redis::Connection& redis, db::Pool& db, SweeperOptions options)
+      : redis_(redis), db_(db), options_(options) {}
+
+  // Runs until the coroutine is cancelled or Stop(): one pass every interval, errors logged.
+  net::awaitable<void> Run();
+  void Stop() { stopped_ = true; }
+
+  // One pass over every product (public for tests).
+  net::awaitable<SweepStats> SweepOnce();
+
+ private:
+  net::awaitable<SweepStats> SweepProduct(std::int64_t product_id);
+  net::awaitable<void> Settle(std::int64_t product_id, const std::string& reservation_id);
+
+  redis::Connection& redis_;
+  db::Pool& db_;
+  SweeperOptions options_;
+  bool stopped_ = false;
+};
+
+}  // namespace ticketing::purchase

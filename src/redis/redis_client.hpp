@@ -1,0 +1,131 @@
+#pragma once
+// Pipelined asynchronous Redis client over Asio. hiredis does the protocol (redisReader for
+// replies, redisFormatCommandArgv for commands); this file does the I/O.
+//
+// One Connection lives on one io_context (one I/O thread) and must only be used from that
+// thread: concurrent coroutines' commands are queued, written together in one write and their
+// replies matched in FIFO order. A broken connection fails every pending command with
+// redis::Unavailable and is re-opened with backoff, forever, until Stop().
+#include "common/errors.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct redisReply;
+
+namespace ticketing::redis {
+
+namespace net = boost::asio;
+
+// Infrastructure failure: not connected, connection lost, timed out, or too many pending.
+class Unavailable : public UnavailableError {
+ public:
+  using UnavailableError::UnavailableError;
+};
+
+// A reply. Error replies are values (type kError, text in str), not exceptions.
+struct Value {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  long long integer = 0;
+  std::string str;
+  std::vector<Value> elements;
+
+  [[nodiscard]] bool IsNil() const { return type == Type::kNil; }
+  [[nodiscard]] bool IsError() const { return type == Type::kError; }
+  // Integer value of an integer reply or of a string that holds a decimal integer; throws
+  // std::runtime_error otherwise.
+  [[nodiscard]] long long AsInt() const;
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::chrono::milliseconds connect_timeout{2000};
+  // A command not answered within this time fails, and the connection is closed and re-opened
+  // (Redis answers in order, so a stuck reply means a broken connection).
+  std::chrono::milliseconds command_timeout{2000};
+  std::size_t max_pending = 100000;  // beyond this, Command() fails fast with Unavailable
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+// Builds a command or script argument list: List("SET", key, std::to_string(n)). Use it, not a
+// braced list, inside a co_await expression: GCC 12 mis-compiles a braced list's backing array
+// that must live across a suspension ("array used as initializer").
+template <class... T>
+std::vector<std::string> List(T&&... items) {
+  std::vector<std::string> v;
+  v.reserve(sizeof...(items));
+  (v.emplace_back(std::forward<T>(items)), ...);
+  return v;
+}
+
+// Converts a hiredis reply tree into a Value (does not free it). Shared with
+// BlockingConnection.
+Value FromReply(const redisReply* reply);
+
+// A Lua script with its SHA1 (computed with OpenSSL), for EVALSHA.
+struct Script {
+  explicit Script(std::string source);
+  std::string source;
+  std::string sha1;  // lowercase hex
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(net::any_io_executor executor, Options options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts the connect/read/write loops on the executor. Returns at once.
+  void Start();
+  // Closes the socket, fails pending commands, stops reconnecting. Idempotent; the destructor
+  // calls it, so destroy the Connection on the I/O thread or after the io_context has stopped.
+  void Stop();
+  bool Connected() const;
+
+  // Sends one command; returns its reply (error replies included). Throws Unavailable
+  // (std::invalid_argument if args is empty).
+  net::awaitable<Value> Command(std::vector<std::string> args);
+  // The same, as `co_await c.Command("GET", key)`. Prefer it to Command({...}): GCC 11.2-12
+  // reject a braced list inside a co_await expression ("array used as initializer").
+  template <typename... Args>
+    requires(sizeof...(Args) > 0 && (std::is_convertible_v<Args&&, std::string_view> && ...))
+  net::awaitable<Value> Command(Args&&... args) {
+    std::vector<std::string> v;
+    v.reserve(sizeof...(Args));
+    (v.emplace_back(std::forward<Args>(args)), ...);
+    return Command(std::move(v));
+  }
+  // EVALSHA; on a NOSCRIPT error loads the script (SCRIPT LOAD) and retries once.
+  net::awaitable<Value> Eval(const Script& script, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args);
+
+  // Counters since construction, for tests and metrics. `writes` counts async_write calls, each
+  // carrying every command queued since the previous one, so writes << commands under load.
+  struct Stats {
+    std::uint64_t commands = 0;  // accepted by Command() (fast failures not counted)
+    std::uint64_t writes = 0;
+    std::uint64_t replies = 0;
+    std::uint64_t connects = 0;  // successful TCP connects
+    std::string last_error;      // why the last connection attempt or connection failed
+  };
+  Stats GetStats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ticketing::redis
