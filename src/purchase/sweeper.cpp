@@ -76,10 +76,12 @@ net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string&
   auto order =
       co_await db_.Run([&](db::Connection& c) { return SelectOrder(c, reservation_id); });
   const auto prefix = keys::Prefix(product_id);
-  auto reply = co_await redis_.Eval(
-      Scripts::Get().settle, redis::List(keys::Hold(prefix, reservation_id)),
-      redis::List(prefix, reservation_id, order ? "1" : "0", order ? std::to_string(order->id) : "",
-                  order ? std::to_string(order->total_cents) : ""));
+  // Built before the co_await: GCC 12 mishandles ?: temporaries inside a co_await expression.
+  auto args = order ? redis::List(prefix, reservation_id, "1", std::to_string(order->id),
+                                  std::to_string(order->total_cents))
+                    : redis::List(prefix, reservation_id, "0", "", "");
+  auto reply = co_await redis_.Eval(Scripts::Get().settle,
+                                    redis::List(keys::Hold(prefix, reservation_id)), args);
   const std::string& outcome = reply.str;
   if (outcome == "CONFIRMED") Registry::Get().Count(Event::kSettledConfirmed);
   if (outcome == "RELEASED") Registry::Get().Count(Event::kSettledReleased);
