@@ -4,7 +4,16 @@
 
 #include <sys/time.h>
 
+#include <stdexcept>
+
 namespace ticketing::redis {
+namespace {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+
+}  // namespace
 
 BlockingConnection::BlockingConnection(const std::string& host, std::uint16_t port,
                                        std::chrono::milliseconds timeout) {
@@ -26,18 +35,17 @@ BlockingConnection::~BlockingConnection() {
 }
 
 Value BlockingConnection::Command(const std::vector<std::string>& args) {
+  if (args.empty()) throw std::invalid_argument("redis: empty command");
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const auto& a : args) {
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* reply = static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
+  std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data())));
   if (!reply) throw Unavailable(std::string("redis: ") + ctx_->errstr);
-  Value v = FromReply(reply);
-  freeReplyObject(reply);
-  return v;
+  return FromReply(reply.get());
 }
 
 Value BlockingConnection::Eval(const Script& script, const std::vector<std::string>& keys,
@@ -47,7 +55,8 @@ Value BlockingConnection::Eval(const Script& script, const std::vector<std::stri
   cmd.insert(cmd.end(), args.begin(), args.end());
   Value v = Command(cmd);
   if (v.IsError() && v.str.rfind("NOSCRIPT", 0) == 0) {
-    Command({"SCRIPT", "LOAD", script.source});
+    Value loaded = Command({"SCRIPT", "LOAD", script.source});
+    if (loaded.IsError()) throw std::runtime_error("redis: SCRIPT LOAD failed: " + loaded.str);
     v = Command(cmd);
   }
   return v;
