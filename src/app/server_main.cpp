@@ -18,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -94,6 +96,11 @@ int Serve() {
   auto cfg = LoadConfig();
   if (!cfg) return 2;
   log::Init(cfg->log_level);
+  // Every connection is a file descriptor: take all the kernel allows this process.
+  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
   const auto db_options = DbOptions(*cfg);
   if (!MigrateWithRetry(db_options)) return 1;
 

@@ -434,6 +434,44 @@ TEST_F(PurchaseFlow, CrashAfterCommitIsSettledBySweeper) {
   stores_.ExpectInvariants(product);
 }
 
+// Three servers sweep the same expiring holds at once: every unit comes back exactly once.
+TEST_F(PurchaseFlow, ConcurrentSweepersReturnEachUnitOnce) {
+  auto product = CreateProduct(300, 1, 1);
+  ServerProcess second(SharedServices(), {{"SWEEP_INTERVAL_MS", "10"}});
+  ServerProcess third(SharedServices(), {{"SWEEP_INTERVAL_MS", "10"}});
+  second.Start();
+  third.Start();
+  std::vector<Call> calls;
+  for (int i = 0; i < 300; ++i) {
+    calls.push_back({"POST", "/purchase/reserve",
+                     json::serialize(json::object{{"productId", product}}),
+                     Token("sweep-" + std::to_string(i))});
+  }
+  auto replies = Concurrent(second.port(), calls);
+  int held = 0;
+  for (auto& r : replies) held += r.status == 201;
+  EXPECT_EQ(held, 300);
+  EXPECT_TRUE(Eventually([&] { return stores_.LiveHeld(product) == 0; }, milliseconds(10000)));
+  std::this_thread::sleep_for(milliseconds(300));  // let any double return show up
+  EXPECT_EQ(stores_.Available(product), 300);
+  stores_.ExpectInvariants(product);
+}
+
+// A killed Redis connection is re-opened by the server without a restart.
+TEST_F(PurchaseFlow, RedisConnectionLossIsRecovered) {
+  auto product = CreateProduct(5);
+  EXPECT_EQ(Reserve(product, "before-kill").status, 201);
+  // Kills the server's connections (and nobody's else: the suite's Redis is private).
+  auto killed = stores_.Redis({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  EXPECT_GE(std::stoi(killed), 1);
+  Reply after;
+  EXPECT_TRUE(Eventually([&] {
+    after = Reserve(product, "after-kill");
+    return after.status == 201;
+  })) << after.status << " " << after.body;
+  stores_.ExpectInvariants(product);
+}
+
 // Runs last in this file: it stops the shared database.
 TEST_F(PurchaseFlow, DatabaseDownDuringConfirmIs503ThenRecovers) {
   auto product = CreateProduct(3);
