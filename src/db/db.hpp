@@ -139,10 +139,13 @@ class Pool {
   const Options& options() const { return options_; }
   std::size_t waiting() const { return waiting_.load(); }
 
- private:
   // Executes `job` on a worker thread with that thread's connection; the job gets nullptr
-  // plus the exception if no connection could be made.
+  // plus the exception if no connection could be made (or the queue is full, in which case it
+  // runs at once on the calling thread). The job must not throw. For callers that complete
+  // their own waiters (batching); everyone else uses Run().
   void Submit(std::function<void(Connection*, std::exception_ptr)> job);
+
+ private:
   // The calling worker thread's connection, opened (again) if needed; throws Unavailable.
   Connection& WorkerConnection();
   // Opens a connection; after a failed attempt, fails fast until the backoff has passed.

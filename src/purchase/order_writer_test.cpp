@@ -1,0 +1,141 @@
+// Group commit against a real MariaDB: exact per-order outcomes, fewer transactions than orders.
+#include "purchase/order_writer.hpp"
+
+#include "tests/support/services.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace ticketing::purchase {
+namespace {
+
+db::Options Options() {
+  const auto& s = testing::SharedServices();
+  db::Options o;
+  o.host = s.Get("DB_HOST");
+  o.port = static_cast<std::uint16_t>(s.Port("DB_PORT"));
+  o.user = s.Get("DB_USERNAME");
+  o.password = s.Get("DB_PASSWORD");
+  o.database = s.Get("DB_DATABASE");
+  o.pool_size = 4;
+  return o;
+}
+
+class OrderWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db::Connection c(Options());
+    db::Migrate(c);
+  }
+  std::int64_t Product(int stock) {
+    db::Connection c(Options());
+    auto r = c.Execute(
+        "INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
+        "hold_seconds) VALUES ('p', 250, ?, ?, 1, 60)",
+        {std::int64_t{stock}, std::int64_t{stock}});
+    return static_cast<std::int64_t>(r.insert_id);
+  }
+  std::int64_t Scalar(const std::string& sql) {
+    db::Connection c(Options());
+    return std::stoll(c.Execute(sql).rows.at(0).at(0).value_or("0"));
+  }
+
+  // Writes every request at once; returns the kinds (or "error:<what>") by reservation id.
+  std::map<std::string, std::string> WriteAll(OrderWriter& w, std::vector<OrderRequest> reqs) {
+    net::io_context ctx;
+    std::map<std::string, std::string> out;
+    for (auto& r : reqs) {
+      net::co_spawn(
+          ctx,
+          [&w, &out, r]() -> net::awaitable<void> {
+            OrderRequest copy = r;
+            try {
+              auto res = co_await w.Write(std::move(copy));
+              out[r.reservation_id] = res.kind == OrderResult::kCommitted   ? "committed"
+                                      : res.kind == OrderResult::kDuplicate ? "duplicate"
+                                                                            : "nostock";
+              if (res.kind != OrderResult::kNoStock) {
+                EXPECT_EQ(res.order.reservation_id, r.reservation_id);
+                EXPECT_EQ(res.order.total_cents, 250 * r.quantity);
+                EXPECT_GT(res.order.id, 0);
+              }
+            } catch (const CommitUnknown& e) {
+              out[r.reservation_id] = std::string("unknown:") + e.what();
+            } catch (const std::exception& e) {
+              out[r.reservation_id] = std::string("error:") + e.what();
+            }
+          },
+          net::detached);
+    }
+    ctx.run();
+    return out;
+  }
+};
+
+TEST_F(OrderWriterTest, SellsExactlyTheStockInFewTransactions) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool, 64);
+  auto product = Product(400);
+  std::vector<OrderRequest> reqs;
+  for (int i = 0; i < 500; ++i) {
+    reqs.push_back({"w1-" + std::to_string(i), product, "u" + std::to_string(i), 1});
+  }
+  auto out = WriteAll(writer, reqs);
+  int committed = 0, nostock = 0;
+  for (auto& [rid, kind] : out) {
+    committed += kind == "committed";
+    nostock += kind == "nostock";
+  }
+  EXPECT_EQ(committed, 400);
+  EXPECT_EQ(nostock, 100);
+  const auto id = std::to_string(product);
+  EXPECT_EQ(Scalar("SELECT stock FROM products WHERE id=" + id), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE product_id=" + id), 400);
+  // Grouped: far fewer transactions than orders (each order alone would be 400).
+  EXPECT_EQ(writer.orders(), 400u);
+  EXPECT_LT(writer.transactions(), 100u) << "no group commit happened";
+}
+
+TEST_F(OrderWriterTest, DuplicateInABatchIsReportedAndTheRestCommit) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool, 64);
+  auto product = Product(100);
+  auto first = WriteAll(writer, {{"dup-0", product, "a", 1}});
+  ASSERT_EQ(first["dup-0"], "committed");
+  std::vector<OrderRequest> reqs{{"dup-0", product, "a", 1}};
+  for (int i = 1; i <= 20; ++i) reqs.push_back({"dup-" + std::to_string(i), product, "b", 2});
+  auto out = WriteAll(writer, reqs);
+  EXPECT_EQ(out["dup-0"], "duplicate");
+  for (int i = 1; i <= 20; ++i) EXPECT_EQ(out["dup-" + std::to_string(i)], "committed");
+  const auto id = std::to_string(product);
+  EXPECT_EQ(Scalar("SELECT stock FROM products WHERE id=" + id), 100 - 1 - 40);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE product_id=" + id), 21);
+}
+
+TEST_F(OrderWriterTest, UnknownProductHasNoStock) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool);
+  auto out = WriteAll(writer, {{"ghost-1", 987654321, "a", 1}, {"ghost-2", 987654321, "b", 1}});
+  EXPECT_EQ(out["ghost-1"], "nostock");
+  EXPECT_EQ(out["ghost-2"], "nostock");
+}
+
+TEST_F(OrderWriterTest, DatabaseDownFailsWithoutCommitting) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool);
+  auto product = Product(10);
+  testing::StopDatabase(testing::SharedServices());
+  auto out = WriteAll(writer, {{"down-1", product, "a", 1}, {"down-2", product, "b", 1}});
+  testing::StartDatabase(testing::SharedServices());
+  for (auto& [rid, kind] : out) {
+    EXPECT_EQ(kind.rfind("error:", 0), 0u) << rid << " " << kind;
+  }
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE product_id=" + std::to_string(product)), 0);
+}
+
+}  // namespace
+}  // namespace ticketing::purchase
