@@ -109,6 +109,14 @@ Server::~Server() = default;
 
 void Server::Start() {
   auto endpoint = tcp::endpoint(net::ip::make_address(options_.address), options_.port);
+  if (options_.port != 0) {
+    // SO_REUSEPORT would let this process join another one already listening here (same
+    // user): two servers silently splitting one port. A plain bind first refuses that.
+    tcp::acceptor probe(*contexts_[0]);
+    probe.open(endpoint.protocol());
+    probe.set_option(tcp::acceptor::reuse_address(true));
+    probe.bind(endpoint);  // throws "Address already in use"
+  }
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     auto shard = std::make_shared<Shard>(*contexts_[i], make_handler_(i));
     auto& acc = shard->acceptor;

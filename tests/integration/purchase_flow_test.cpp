@@ -503,6 +503,17 @@ TEST_F(PurchaseFlow, DatabaseDownDuringConfirmIs503ThenRecovers) {
   stores_.ExpectInvariants(product);
 }
 
+TEST_F(PurchaseFlow, SecondServerOnTheSamePortRefusesToStart) {
+  ServerProcess twin(SharedServices(), {{"PORT", std::to_string(server_->port())}});
+  try {
+    twin.Start();  // /health is answered by the first server either way
+  } catch (const std::runtime_error&) {
+  }
+  int status = twin.WaitExit(15);  // -1: still running, i.e. sharing the port
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+  EXPECT_EQ(api_.Get("/health").status, 200);
+}
+
 TEST_F(PurchaseFlow, SigtermStopsGracefully) {
   ServerProcess s(SharedServices());
   s.Start();
