@@ -172,6 +172,14 @@ TEST_F(ApiTest, AuthErrors) {
   EXPECT_EQ(Code(r), "FORBIDDEN");
 }
 
+TEST_F(ApiTest, NumbersInsideStringsAreNotRewritten) {
+  auto r = Call(bhttp::verb::post, "/admin/products",
+                R"({"name":"Tour 4.5E1 \"x\" 1E3","price":0.05,"stock":1})", Admin());
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_NE(r.body().find(R"("name":"Tour 4.5E1 \"x\" 1E3")"), std::string::npos) << r.body();
+  EXPECT_NE(r.body().find(R"("price":0.05,)"), std::string::npos) << r.body();
+}
+
 TEST_F(ApiTest, AdminCreateValidates) {
   auto r = Call(bhttp::verb::post, "/admin/products",
                 R"({"name":"Gig","price":49.5,"stock":100,"perUserLimit":2,"holdSeconds":60})",
@@ -221,6 +229,8 @@ TEST_F(ApiTest, ReadyNamesWhatFailed) {
 TEST_F(ApiTest, ProductIsPublic) {
   auto r = Call(bhttp::verb::get, "/products/7");
   ASSERT_EQ(r.result_int(), 200);
+  // Money as a person writes it, not Boost.JSON's 4.95E1; strings are left alone.
+  EXPECT_NE(r.body().find(R"("price":49.5,)"), std::string::npos) << r.body();
   auto b = Body(r);
   EXPECT_EQ(b.at("available").as_int64(), 42);
   EXPECT_DOUBLE_EQ(b.at("price").to_number<double>(), 49.5);
