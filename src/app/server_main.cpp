@@ -8,7 +8,11 @@
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "purchase/purchase_service.hpp"
+#include "purchase/sold_out.hpp"
 #include "purchase/sweeper.hpp"
+#include "queue/admission.hpp"
+#include "queue/queue_service.hpp"
+#include "queue/ticker.hpp"
 #include "redis/redis_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -82,11 +86,12 @@ bool MigrateWithRetry(const db::Options& options) {
   }
 }
 
-// One I/O thread's services: its Redis connection, purchase service and API.
+// One I/O thread's services: its Redis connection, purchase and queue services and API.
 struct Shard {
   net::io_context ctx{1};
   std::shared_ptr<redis::Connection> redis;
   std::unique_ptr<purchase::PurchaseService> purchase;
+  std::unique_ptr<queue::QueueService> queue;
   std::unique_ptr<http::Api> api;
 };
 
@@ -112,6 +117,8 @@ int Serve() {
                                             "Database calls queued for a pool connection.",
                                             [&pool] { return static_cast<double>(pool.waiting()); });
   auth::JwtCodec jwt(cfg->jwt_secret);
+  queue::AdmissionCodec admission(cfg->jwt_secret);
+  purchase::SoldOutBoard sold_out;  // shared by the shards, refreshed by the queue ticker
 
   redis::Options redis_options;
   redis_options.host = cfg->redis_host;
@@ -125,6 +132,10 @@ int Serve() {
   purchase_options.redis_port = cfg->redis_port;
   purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
   purchase_options.fault = cfg->fault;
+  purchase_options.sold_out = &sold_out;
+
+  queue::Options queue_options;
+  queue_options.max_waiting = cfg->queue_max_waiting;
 
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<net::io_context*> contexts;
@@ -133,7 +144,8 @@ int Serve() {
     s->redis = std::make_shared<redis::Connection>(s->ctx.get_executor(), redis_options);
     s->redis->Start();
     s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, purchase_options);
-    s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds);
+    s->queue = std::make_unique<queue::QueueService>(*s->redis, admission, queue_options);
+    s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get());
     contexts.push_back(&s->ctx);
     shards.push_back(std::move(s));
   }
@@ -164,6 +176,12 @@ int Serve() {
   sweeper_options.confirm_lease = purchase_options.confirm_lease;
   purchase::Sweeper sweeper(*shards[0]->redis, pool, sweeper_options);
   auto& ctx0 = shards[0]->ctx;
+  // Shard 0 also advances the waiting rooms and refreshes the sold-out flags.
+  queue::TickerOptions ticker_options;
+  ticker_options.interval = std::chrono::milliseconds(cfg->queue_tick_ms);
+  ticker_options.poll_timeout = std::chrono::seconds(cfg->queue_poll_timeout_seconds);
+  queue::Ticker ticker(*shards[0]->redis, sold_out, ticker_options);
+  net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await ticker.Run(); }, net::detached);
   net::co_spawn(
       ctx0,
       [&]() -> net::awaitable<void> {
@@ -191,6 +209,7 @@ int Serve() {
     log::Info("shutdown", {{"signal", sig}, {"in_flight", server.InFlight()}});
     server.Stop();
     sweeper.Stop();
+    ticker.Stop();
     std::thread([&] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while (server.InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -111,6 +111,10 @@ Config Load(const Lookup& lookup) {
       static_cast<int>(r.Int("CONFIRM_LEASE_SECONDS", c.confirm_lease_seconds, 1, 3600));
   c.sweep_interval_ms = static_cast<int>(r.Int("SWEEP_INTERVAL_MS", c.sweep_interval_ms, 10, 10000));
   c.sweep_batch = static_cast<int>(r.Int("SWEEP_BATCH", c.sweep_batch, 1, 100000));
+  c.queue_tick_ms = static_cast<int>(r.Int("QUEUE_TICK_MS", c.queue_tick_ms, 10, 10000));
+  c.queue_poll_timeout_seconds = static_cast<int>(
+      r.Int("QUEUE_POLL_TIMEOUT_SECONDS", c.queue_poll_timeout_seconds, 1, 86400));
+  c.queue_max_waiting = r.Int("QUEUE_MAX_WAITING", c.queue_max_waiting, 1, 1'000'000'000);
   if (c.confirm_lease_seconds <= 3 * c.db_timeout_seconds && r.Raw("CONFIRM_LEASE_SECONDS")) {
     // A lease shorter than a confirm's worst-case database time lets a sweeper settle a
     // confirm that is still committing; the finish step repairs that, but warn by refusing.

@@ -41,6 +41,10 @@ struct Config {
   int sweep_interval_ms = 200;      // SWEEP_INTERVAL_MS
   int sweep_batch = 500;            // SWEEP_BATCH
 
+  int queue_tick_ms = 100;                // QUEUE_TICK_MS (line advance + sold-out refresh)
+  int queue_poll_timeout_seconds = 30;    // QUEUE_POLL_TIMEOUT_SECONDS (silent waiters drop)
+  long long queue_max_waiting = 5000000;  // QUEUE_MAX_WAITING (per product line)
+
   int idle_timeout_seconds = 30;     // HTTP_IDLE_TIMEOUT_SECONDS (keep-alive idle, header read)
   int request_timeout_seconds = 10;  // HTTP_REQUEST_TIMEOUT_SECONDS (body read, write)
   std::size_t max_body_bytes = 16 * 1024;  // HTTP_MAX_BODY_BYTES

@@ -96,8 +96,9 @@ TEST_F(DbTest, MigrateIsIdempotentAndSafeConcurrently) {
   Migrate(c_);
   Migrate(c_);
   Result versions = c_.Execute("SELECT version FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 1u);
+  ASSERT_EQ(versions.rows.size(), 2u);
   EXPECT_EQ(versions.rows[0][0], "1");
+  EXPECT_EQ(versions.rows[1][0], "2");
   EXPECT_EQ(Scalar(c_,
                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
                    "AND table_name IN ('products', 'orders')"),

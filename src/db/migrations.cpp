@@ -49,7 +49,14 @@ const std::vector<Migration> kMigrations = {
   CONSTRAINT orders_product FOREIGN KEY (product_id) REFERENCES products (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
      }},
-    // {2, {"ALTER TABLE ..."}},  <- next migration goes here
+    // Sale start (UTC) and waiting-room settings ({"enabled", "admitPerSecond", "maxActive",
+    // "admissionTtlSeconds"}), restored into Redis by PurchaseService::WarmRedis.
+    {2,
+     {
+         "ALTER TABLE products ADD COLUMN sale_starts_at DATETIME(3) NULL, "
+         "ADD COLUMN queue_json TEXT NULL",
+     }},
+    // {3, {"ALTER TABLE ..."}},  <- next migration goes here
 };
 
 constexpr std::string_view kLockName = "ticketing_migrate";

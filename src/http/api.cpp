@@ -4,6 +4,7 @@
 #include "http/response.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
+#include "queue/iso_time.hpp"
 
 #include <boost/json.hpp>
 
@@ -53,6 +54,21 @@ Response FromOutcome(Outcome o) {
       return Error(409, "ALREADY_CONFIRMED", "the reservation is already an order");
     case Outcome::kConfirmInProgress:
       return Error(409, "CONFIRM_IN_PROGRESS", "a confirm of this reservation is in progress; retry");
+    case Outcome::kSaleNotOpen:
+      return Error(403, "SALE_NOT_OPEN", "the sale has not started yet");
+    case Outcome::kNotAdmitted:
+      return Error(403, "NOT_ADMITTED",
+                   "this product sells through its waiting room: join the line and reserve "
+                   "with a valid, unused admission token (X-Admission-Token)");
+    case Outcome::kQueueNotEnabled:
+      return Error(409, "QUEUE_NOT_ENABLED", "this product has no waiting room");
+    case Outcome::kTicketNotFound:
+      return Error(404, "TICKET_NOT_FOUND", "no such ticket for this buyer and product");
+    case Outcome::kQueueFull: {
+      auto res = Error(503, "QUEUE_FULL", "the line is full; try again later");
+      res.set(bhttp::field::retry_after, "5");
+      return res;
+    }
   }
   return Error(500, "INTERNAL", "unknown outcome");
 }
@@ -169,6 +185,89 @@ json::object ProductJson(const purchase::Product& p) {
                  {"available", p.available},
                  {"perUserLimit", p.per_user_limit}};
   if (p.hold_seconds) o["holdSeconds"] = *p.hold_seconds;
+  if (p.sale_starts_at_ms) o["saleStartsAt"] = queue::FormatIsoUtcMs(*p.sale_starts_at_ms);
+  if (p.queue) {
+    o["queue"] = {{"enabled", p.queue->enabled},
+                  {"admitPerSecond", p.queue->admit_per_second},
+                  {"maxActive", p.queue->max_active},
+                  {"admissionTtlSeconds", p.queue->admission_ttl_seconds}};
+  }
+  return o;
+}
+
+// saleStartsAt: an ISO-8601 time with a zone, or null (on sale now). Absent: nullopt.
+std::optional<std::optional<std::int64_t>> SaleStartField(const json::object& o) {
+  const json::value* v = o.if_contains("saleStartsAt");
+  if (!v) return std::nullopt;
+  if (v->is_null()) return std::optional<std::int64_t>{};
+  if (!v->is_string()) Invalid("saleStartsAt must be an ISO-8601 UTC time string or null");
+  auto ms = queue::ParseIsoUtcMs(v->as_string());
+  if (!ms) Invalid("saleStartsAt must look like 2026-11-24T18:00:00Z");
+  return std::optional<std::int64_t>{*ms};
+}
+
+// The `queue` object of a product; fields absent stay unset.
+purchase::ProductChanges QueueField(const json::object& o) {
+  purchase::ProductChanges c;
+  const json::value* v = o.if_contains("queue");
+  if (!v || v->is_null()) return c;
+  if (!v->is_object()) Invalid("queue must be an object");
+  const auto& q = v->as_object();
+  for (const auto& [key, _] : q) {
+    if (key != "enabled" && key != "admitPerSecond" && key != "maxActive" &&
+        key != "admissionTtlSeconds") {
+      Invalid("queue." + std::string(key) + " is not a setting");
+    }
+  }
+  if (const json::value* e = q.if_contains("enabled")) {
+    if (!e->is_bool()) Invalid("queue.enabled must be true or false");
+    c.queue_enabled = e->as_bool();
+  }
+  auto opt_int = [&](std::string_view name, std::int64_t max) -> std::optional<int> {
+    if (!q.contains(name)) return std::nullopt;
+    return static_cast<int>(IntField(q, name, 1, max));
+  };
+  c.admit_per_second = opt_int("admitPerSecond", 100'000);
+  c.max_active = opt_int("maxActive", 10'000'000);
+  c.admission_ttl_seconds = opt_int("admissionTtlSeconds", 3600);
+  return c;
+}
+
+bool HasQueueChange(const purchase::ProductChanges& c) {
+  return c.queue_enabled || c.admit_per_second || c.max_active || c.admission_ttl_seconds;
+}
+
+// The value of `name` in the target's query string ("" if absent). No percent-decoding: the
+// values we read (tickets) never need it.
+std::string_view QueryParam(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+json::object PlaceJson(const queue::Place& p) {
+  json::object o{{"ticket", p.ticket},
+                 {"state", p.state},
+                 {"position", p.position},
+                 {"aheadOfYou", p.ahead_of_you},
+                 {"etaSeconds", p.eta_seconds},
+                 {"lineLength", p.line_length}};
+  if (p.pre_queue) o["preQueue"] = true;
+  if (p.used) o["used"] = true;
+  if (!p.queue_enabled) o["queueEnabled"] = false;
+  if (p.admission_token) {
+    o["admissionToken"] = *p.admission_token;
+    o["admissionExpiresAt"] = IsoTime(p.admission_expires_at_ms);
+  }
   return o;
 }
 
@@ -183,8 +282,8 @@ json::object OrderJson(const purchase::Order& o) {
 }  // namespace
 
 Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
-         std::function<std::int64_t()> now_seconds)
-    : purchase_(purchase), jwt_(jwt), now_seconds_(std::move(now_seconds)) {}
+         std::function<std::int64_t()> now_seconds, queue::Service* queue)
+    : purchase_(purchase), queue_(queue), jwt_(jwt), now_seconds_(std::move(now_seconds)) {}
 
 net::awaitable<Response> Api::Handle(Request& req) {
   const auto start = std::chrono::steady_clock::now();
@@ -282,8 +381,35 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
     if (auto* h = body.if_contains("holdSeconds"); h && !h->is_null()) {
       p.hold_seconds = static_cast<int>(IntField(body, "holdSeconds", 1, 86400));
     }
+    if (auto start = SaleStartField(body)) p.sale_starts_at_ms = *start;
+    if (auto q = QueueField(body); HasQueueChange(q)) {
+      purchase::QueueSettings s;  // given a queue object, the waiting room is on unless disabled
+      s.enabled = q.queue_enabled.value_or(true);
+      s.admit_per_second = q.admit_per_second.value_or(s.admit_per_second);
+      s.max_active = q.max_active.value_or(s.max_active);
+      s.admission_ttl_seconds = q.admission_ttl_seconds.value_or(s.admission_ttl_seconds);
+      p.queue = s;
+    }
     auto created = co_await purchase_.CreateProduct(std::move(p));
     co_return Json(201, ProductJson(created));
+  }
+  if (seg.size() == 3 && seg[0] == "admin" && seg[1] == "products") {
+    route = static_cast<int>(Route::kAdminProduct);
+    only(bhttp::verb::patch, "PATCH");
+    identity(true);
+    auto id = ParseId(seg[2]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto body = ParseBody(req);
+    for (const auto& [key, _] : body) {
+      if (key != "saleStartsAt" && key != "queue") {
+        Invalid(std::string(key) + " cannot be changed (only saleStartsAt and queue)");
+      }
+    }
+    auto changes = QueueField(body);
+    changes.sale_starts_at_ms = SaleStartField(body);
+    auto r = co_await purchase_.UpdateProduct(*id, std::move(changes));
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, ProductJson(r.value));
   }
   if (seg.size() == 4 && seg[0] == "admin" && seg[1] == "products" && seg[3] == "sync-stock") {
     route = static_cast<int>(Route::kAdminSync);
@@ -310,7 +436,16 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
     if (seg[1] == "reserve") {
       auto product_id = IntField(body, "productId", 1, INT64_MAX);
       auto quantity = static_cast<int>(IntField(body, "quantity", 1, 10000, 1));
-      auto r = co_await purchase_.Reserve(who.user, product_id, quantity);
+      // A presented admission token must be genuine, this buyer's and this product's; whether
+      // it is still unused (and needed at all) the reserve decides atomically.
+      std::string ticket;
+      if (auto token = req["X-Admission-Token"]; !token.empty()) {
+        auto verified = queue_ ? queue_->VerifyAdmission(token, who.user, product_id)
+                               : std::optional<std::string>();
+        if (!verified) co_return FromOutcome(Outcome::kNotAdmitted);
+        ticket = std::move(*verified);
+      }
+      auto r = co_await purchase_.ReserveWithAdmission(who.user, product_id, quantity, ticket);
       if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
       const auto& v = r.value;
       co_return Json(201, {{"reservationId", v.id},
@@ -342,6 +477,53 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
                       {"state", v.state}};
     body["expiresAt"] = v.expires_at_ms > 0 ? json::value(IsoTime(v.expires_at_ms)) : nullptr;
     co_return Json(200, body);
+  }
+  if (queue_ && (seg.size() == 2 || seg.size() == 3) && seg[0] == "queue") {
+    // GET /queue/{id}, POST /queue/{id}/join, GET /queue/{id}/status?ticket=...
+    if (seg.size() == 2) {
+      route = static_cast<int>(Route::kQueueInfo);
+      only(bhttp::verb::get, "GET");
+      auto id = ParseId(seg[1]);
+      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+      auto r = co_await queue_->Info(*id);
+      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+      const auto& i = r.value;
+      json::object body{{"productId", i.product_id},
+                        {"enabled", i.enabled},
+                        {"length", i.length},
+                        {"admitted", i.admitted},
+                        {"active", i.active},
+                        {"dropped", i.dropped},
+                        {"admitPerSecond", i.admit_per_second},
+                        {"maxActive", i.max_active},
+                        {"admissionTtlSeconds", i.admission_ttl_seconds},
+                        {"soldOut", i.sold_out}};
+      body["saleStartsAt"] =
+          i.sale_starts_at_ms ? json::value(queue::FormatIsoUtcMs(*i.sale_starts_at_ms)) : nullptr;
+      co_return Json(200, body);
+    }
+    if (seg[2] == "join") {
+      route = static_cast<int>(Route::kQueueJoin);
+      only(bhttp::verb::post, "POST");
+      auto who = identity(false);
+      auto id = ParseId(seg[1]);
+      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+      auto r = co_await queue_->Join(who.user, *id);
+      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+      co_return Json(200, PlaceJson(r.value));
+    }
+    if (seg[2] == "status") {
+      route = static_cast<int>(Route::kQueueStatus);
+      only(bhttp::verb::get, "GET");
+      auto who = identity(false);
+      auto id = ParseId(seg[1]);
+      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+      std::string ticket(QueryParam(target, "ticket"));
+      if (ticket.empty() || ticket.size() > 64) Invalid("ticket query parameter is required");
+      auto r = co_await queue_->Status(who.user, *id, ticket);
+      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+      co_return Json(200, PlaceJson(r.value));
+    }
   }
   co_return Error(404, "NOT_FOUND", "no route for " + std::string(path));
 }

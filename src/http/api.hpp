@@ -5,6 +5,7 @@
 #include "auth/jwt.hpp"
 #include "http/server.hpp"
 #include "purchase/service.hpp"
+#include "queue/service.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -13,8 +14,10 @@ namespace ticketing::http {
 
 class Api {
  public:
+  // `queue` may be null: then the waiting-room routes answer 404 and admission tokens are
+  // refused.
   Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
-      std::function<std::int64_t()> now_seconds);
+      std::function<std::int64_t()> now_seconds, queue::Service* queue = nullptr);
 
   // Never throws: infrastructure failures become 503, bugs 500 (logged).
   net::awaitable<Response> Handle(Request& req);
@@ -23,6 +26,7 @@ class Api {
   net::awaitable<Response> Dispatch(Request& req, int& route);
 
   purchase::Service& purchase_;
+  queue::Service* queue_;
   const auth::JwtCodec& jwt_;
   std::function<std::int64_t()> now_seconds_;
 };

@@ -13,7 +13,8 @@ constexpr std::array<std::string_view, static_cast<int>(Route::kCount)> kRouteNa
 constexpr std::array<std::string_view, static_cast<int>(Event::kCount)> kEventNames = {
     "hold_created",      "hold_cancelled",   "hold_expired",     "confirm_committed",
     "confirm_retaken",   "confirm_voided",   "settled_confirmed", "settled_released",
-    "settled_restored",  "redis_unavailable", "db_unavailable",   "internal_error"};
+    "settled_restored",  "redis_unavailable", "db_unavailable",   "internal_error",
+    "queue_admitted",    "queue_dropped",     "sold_out_flag_hit"};
 
 constexpr std::array<unsigned, 11> kStatuses = {200, 201, 400, 401, 403, 404,
                                                 405, 409, 410, 413, 503};

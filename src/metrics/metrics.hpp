@@ -49,7 +49,7 @@ std::string_view RouteName(Route r);
 enum class Event : int {
   kHoldCreated, kHoldCancelled, kHoldExpired, kConfirmCommitted, kConfirmRetaken,
   kConfirmVoided, kSettledConfirmed, kSettledReleased, kSettledRestored, kRedisUnavailable,
-  kDbUnavailable, kInternalError, kCount
+  kDbUnavailable, kInternalError, kQueueAdmitted, kQueueDropped, kSoldOutFlagHit, kCount
 };
 std::string_view EventName(Event e);
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 
 #include "metrics/log.hpp"
@@ -47,6 +48,74 @@ std::int64_t NowMs() {
   _exit(137);
 }
 
+// Product columns in the order ProductFromRow reads them. sale_starts_at is a UTC DATETIME(3),
+// read and written as unix ms without any session time-zone conversion.
+constexpr const char* kProductColumns =
+    "id, name, price_cents, total_stock, stock, per_user_limit, hold_seconds, "
+    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', sale_starts_at) DIV 1000, queue_json";
+constexpr const char* kSaleStartsAtFromMs =
+    "TIMESTAMPADD(MICROSECOND, ?, '1970-01-01 00:00:00')";  // param: ms * 1000, or NULL
+
+std::string QueueJson(const QueueSettings& q) {
+  return boost::json::serialize(boost::json::object{
+      {"enabled", q.enabled},
+      {"admitPerSecond", q.admit_per_second},
+      {"maxActive", q.max_active},
+      {"admissionTtlSeconds", q.admission_ttl_seconds}});
+}
+
+std::optional<QueueSettings> ParseQueueJson(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*text, ec);
+  if (ec || !v.is_object()) throw std::runtime_error("products.queue_json is not a JSON object");
+  const auto& o = v.as_object();
+  QueueSettings q;
+  auto num = [&](const char* name, int def) {
+    auto* f = o.if_contains(name);
+    return f && f->is_int64() ? static_cast<int>(f->as_int64()) : def;
+  };
+  if (auto* f = o.if_contains("enabled"); f && f->is_bool()) q.enabled = f->as_bool();
+  q.admit_per_second = num("admitPerSecond", q.admit_per_second);
+  q.max_active = num("maxActive", q.max_active);
+  q.admission_ttl_seconds = num("admissionTtlSeconds", q.admission_ttl_seconds);
+  return q;
+}
+
+db::Param StartParam(const std::optional<std::int64_t>& ms) {
+  if (!ms) return nullptr;
+  return *ms * 1000;
+}
+
+// A product row selected with kProductColumns.
+Product ProductFromRow(const db::Row& r) {
+  Product p{ToInt(r.at(0)),
+            r.at(1).value_or(""),
+            ToInt(r.at(2)),
+            ToInt(r.at(3)),
+            ToInt(r.at(4)),
+            static_cast<int>(ToInt(r.at(5))),
+            static_cast<int>(ToInt(r.at(6)))};
+  if (r.at(7)) p.sale_starts_at_ms = std::stoll(*r.at(7));
+  p.queue = ParseQueueJson(r.at(8));
+  return p;
+}
+
+// The sale-start and waiting-room arguments of init_product / product_settings.
+std::vector<std::string> SettingsArgs(const std::optional<std::int64_t>& start,
+                                      const std::optional<QueueSettings>& q) {
+  std::vector<std::string> out{start ? std::to_string(*start) : ""};
+  if (q) {
+    out.push_back(q->enabled ? "1" : "0");
+    out.push_back(std::to_string(q->admit_per_second));
+    out.push_back(std::to_string(q->max_active));
+    out.push_back(std::to_string(q->admission_ttl_seconds));
+  } else {
+    out.insert(out.end(), {"", "", "", ""});
+  }
+  return out;
+}
+
 // The database outcome of a confirm transaction.
 struct TxOutcome {
   enum Kind { kCommitted, kDuplicate, kNoStock } kind = kCommitted;
@@ -68,6 +137,15 @@ Order OrderFromRow(const db::Row& row) {
 net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
                                                              std::int64_t product_id,
                                                              int quantity) {
+  return ReserveWithAdmission(std::move(user), product_id, quantity, std::string());
+}
+
+net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
+    std::string user, std::int64_t product_id, int quantity, std::string admission_ticket) {
+  if (options_.sold_out && options_.sold_out->IsSoldOut(product_id)) {
+    Registry::Get().Count(Event::kSoldOutFlagHit);
+    co_return Result<Reservation>{Outcome::kSoldOut, {}};
+  }
   const auto prefix = keys::Prefix(product_id);
   for (int attempt = 0;; ++attempt) {
     auto rid = keys::NewReservationId(product_id);
@@ -75,7 +153,8 @@ net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
     std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
                                   keys::User(prefix, user), keys::Hold(prefix, rid)};
     std::vector<std::string> args{user, std::to_string(quantity), rid,
-                                  std::to_string(options_.default_hold_seconds)};
+                                  std::to_string(options_.default_hold_seconds), prefix,
+                                  admission_ticket};
     auto reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args);
     const auto& tag = Tag(reply);
     if (tag == "OK") {
@@ -87,6 +166,8 @@ net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
     if (tag == "NOT_FOUND") co_return Result<Reservation>{Outcome::kProductNotFound, {}};
     if (tag == "SOLD_OUT") co_return Result<Reservation>{Outcome::kSoldOut, {}};
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
+    if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
+    if (tag == "NOT_ADMITTED") co_return Result<Reservation>{Outcome::kNotAdmitted, {}};
     // DUPLICATE: a 128-bit id collided; draw another.
     if (attempt >= 2)
       throw std::runtime_error(std::string("reserve: reservation id collided again"));
@@ -282,19 +363,25 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
   const int hold = p.hold_seconds.value_or(options_.default_hold_seconds);
   auto id = co_await db_.Run([&](db::Connection& c) {
     auto r = c.Execute(
-        "INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
-        "hold_seconds) VALUES (?, ?, ?, ?, ?, ?)",
+        std::string("INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
+                    "hold_seconds, sale_starts_at, queue_json) VALUES (?, ?, ?, ?, ?, ?, ") +
+            kSaleStartsAtFromMs + ", ?)",
         {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
-         std::int64_t{hold}});
+         std::int64_t{hold}, StartParam(p.sale_starts_at_ms),
+         p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr)});
     return static_cast<std::int64_t>(r.insert_id);
   });
   const auto prefix = keys::Prefix(id);
   std::exception_ptr failure;
   try {
-    auto reply = co_await redis_.Eval(
-        Scripts::Get().init_product, redis::List(keys::Info(prefix), keys::Available(prefix)),
+    auto args =
         redis::List(p.name, std::to_string(p.price_cents), std::to_string(p.per_user_limit),
-                    std::to_string(hold), std::to_string(p.stock), std::to_string(p.stock)));
+                    std::to_string(hold), std::to_string(p.stock), std::to_string(p.stock));
+    auto settings = SettingsArgs(p.sale_starts_at_ms, p.queue);
+    args.insert(args.end(), settings.begin(), settings.end());
+    auto reply = co_await redis_.Eval(Scripts::Get().init_product,
+                                      redis::List(keys::Info(prefix), keys::Available(prefix)),
+                                      args);
     if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
     co_await redis_.Command(redis::List("SADD", std::string(keys::kProducts), std::to_string(id)));
   } catch (...) {
@@ -311,15 +398,17 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
     std::rethrow_exception(failure);
   }
   log::Info("product_created", {{"product", id}, {"stock", p.stock}});
-  co_return Product{id, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit, hold};
+  co_return Product{id,      p.name, p.price_cents,        p.stock,
+                   p.stock, p.per_user_limit, hold, p.sale_starts_at_ms, p.queue};
 }
 
 net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product_id) {
   const auto prefix = keys::Prefix(product_id);
-  auto info = co_await redis_.Command(
-      redis::List("HMGET", keys::Info(prefix), "name", "price", "total", "limit", "hold"));
+  auto info = co_await redis_.Command(redis::List("HMGET", keys::Info(prefix), "name", "price",
+                                                 "total", "limit", "hold", "start", "q", "qrate",
+                                                 "qmax", "qttl"));
   auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
-  if (!info.IsError() && info.elements.size() == 5 && !info.elements[0].IsNil()) {
+  if (!info.IsError() && info.elements.size() == 10 && !info.elements[0].IsNil()) {
     Product p;
     p.id = product_id;
     p.name = info.elements[0].str;
@@ -328,22 +417,64 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
     p.per_user_limit = static_cast<int>(info.elements[3].AsInt());
     if (!info.elements[4].IsNil()) p.hold_seconds = static_cast<int>(info.elements[4].AsInt());
     p.available = avail.IsNil() ? 0 : std::max<long long>(0, avail.AsInt());
+    if (!info.elements[5].IsNil()) p.sale_starts_at_ms = info.elements[5].AsInt();
+    if (!info.elements[6].IsNil()) {
+      p.queue = QueueSettings{info.elements[6].str == "1",
+                              static_cast<int>(info.elements[7].AsInt()),
+                              static_cast<int>(info.elements[8].AsInt()),
+                              static_cast<int>(info.elements[9].AsInt())};
+    }
     co_return Result<Product>{Outcome::kOk, std::move(p)};
   }
   // Not in Redis: the database decides whether it exists.
   auto row = co_await db_.Run([product_id](db::Connection& c) {
-    return c.Execute(
-        "SELECT id, name, price_cents, total_stock, stock, per_user_limit, hold_seconds "
-        "FROM products WHERE id = ?",
-        {product_id});
+    return c.Execute(std::string("SELECT ") + kProductColumns + " FROM products WHERE id = ?",
+                     {product_id});
   });
   if (row.rows.empty()) co_return Result<Product>{Outcome::kProductNotFound, {}};
   co_await WarmRedis(redis_, db_, options_.default_hold_seconds);
-  const auto& r = row.rows[0];
-  co_return Result<Product>{
-      Outcome::kOk,
-      Product{product_id, r.at(1).value_or(""), ToInt(r.at(2)), ToInt(r.at(3)), ToInt(r.at(4)),
-              static_cast<int>(ToInt(r.at(5))), static_cast<int>(ToInt(r.at(6)))}};
+  co_return Result<Product>{Outcome::kOk, ProductFromRow(row.rows[0])};
+}
+
+net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t product_id,
+                                                               ProductChanges changes) {
+  // Read-modify-write under the row lock, so concurrent partial changes do not lose each other.
+  auto updated = co_await db_.Run([&, product_id](db::Connection& c) -> std::optional<Product> {
+    return db::Transaction(c, [&]() -> std::optional<Product> {
+      const std::string select =
+          std::string("SELECT ") + kProductColumns + " FROM products WHERE id = ?";
+      auto rows = c.Execute(select + " FOR UPDATE", {product_id});
+      if (rows.rows.empty()) return std::nullopt;
+      Product p = ProductFromRow(rows.rows[0]);
+      if (changes.sale_starts_at_ms) p.sale_starts_at_ms = *changes.sale_starts_at_ms;
+      if (changes.queue_enabled || changes.admit_per_second || changes.max_active ||
+          changes.admission_ttl_seconds) {
+        QueueSettings q = p.queue.value_or(QueueSettings{});
+        if (!p.queue) q.enabled = false;  // a new waiting room is off unless asked for
+        if (changes.queue_enabled) q.enabled = *changes.queue_enabled;
+        if (changes.admit_per_second) q.admit_per_second = *changes.admit_per_second;
+        if (changes.max_active) q.max_active = *changes.max_active;
+        if (changes.admission_ttl_seconds) q.admission_ttl_seconds = *changes.admission_ttl_seconds;
+        p.queue = q;
+      }
+      c.Execute(std::string("UPDATE products SET sale_starts_at = ") + kSaleStartsAtFromMs +
+                    ", queue_json = ? WHERE id = ?",
+                {StartParam(p.sale_starts_at_ms),
+                 p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr), product_id});
+      return p;
+    });
+  });
+  if (!updated) co_return Result<Product>{Outcome::kProductNotFound, {}};
+  const auto prefix = keys::Prefix(product_id);
+  auto args = SettingsArgs(updated->sale_starts_at_ms, updated->queue);
+  auto reply =
+      co_await redis_.Eval(Scripts::Get().product_settings, redis::List(keys::Info(prefix)), args);
+  if (reply.IsError()) throw std::runtime_error("product_settings: " + reply.str);
+  if (reply.integer == 0) co_await WarmRedis(redis_, db_, options_.default_hold_seconds);
+  auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
+  if (!avail.IsNil() && !avail.IsError()) updated->available = std::max<long long>(0, avail.AsInt());
+  log::Info("product_updated", {{"product", product_id}});
+  co_return Result<Product>{Outcome::kOk, std::move(*updated)};
 }
 
 net::awaitable<Result<StockSync>> PurchaseService::SyncStock(std::int64_t product_id) {
@@ -401,9 +532,7 @@ net::awaitable<Readiness> PurchaseService::CheckReady() {
 net::awaitable<int> PurchaseService::WarmRedis(redis::Connection& redis, db::Pool& db,
                                                int default_hold_seconds) {
   auto products = co_await db.Run([](db::Connection& c) {
-    return c.Execute(
-        "SELECT id, name, price_cents, per_user_limit, hold_seconds, total_stock, stock "
-        "FROM products");
+    return c.Execute(std::string("SELECT ") + kProductColumns + " FROM products");
   });
   int written = 0;
   for (const auto& row : products.rows) {
@@ -411,10 +540,16 @@ net::awaitable<int> PurchaseService::WarmRedis(redis::Connection& redis, db::Poo
     const auto prefix = keys::Prefix(std::stoll(id));
     // A product absent from Redis has no holds there, so available = database stock.
     std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix)};
+    const Product p = ProductFromRow(row);
     std::vector<std::string> args{
-        row.at(1).value_or(""),  row.at(2).value_or("0"),
-        row.at(3).value_or("1"), row.at(4) ? *row.at(4) : std::to_string(default_hold_seconds),
-        row.at(5).value_or("0"), row.at(6).value_or("0")};
+        p.name,
+        std::to_string(p.price_cents),
+        std::to_string(p.per_user_limit),
+        row.at(6) ? *row.at(6) : std::to_string(default_hold_seconds),
+        std::to_string(p.total_stock),
+        std::to_string(p.available)};
+    auto settings = SettingsArgs(p.sale_starts_at_ms, p.queue);
+    args.insert(args.end(), settings.begin(), settings.end());
     auto reply = co_await redis.Eval(Scripts::Get().init_product, keys, args);
     if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
     written += static_cast<int>(reply.integer);

@@ -2,6 +2,7 @@
 // The purchase flow on Redis (the fast gate: scripts in lua/) and the database (the truth).
 #include "db/db.hpp"
 #include "purchase/service.hpp"
+#include "purchase/sold_out.hpp"
 #include "redis/redis_client.hpp"
 
 #include <chrono>
@@ -18,6 +19,8 @@ struct Options {
   std::chrono::milliseconds redis_timeout{2000};
   // Test-only: "crash_before_commit" or "crash_after_commit" SIGKILLs the process there.
   std::string fault;
+  // Process-wide sold-out flags (kept fresh by the waiting-room ticker); none: always ask Redis.
+  const SoldOutBoard* sold_out = nullptr;
 };
 
 // One per I/O thread: `redis` must belong to the calling thread's io_context; `db` is shared.
@@ -28,12 +31,17 @@ class PurchaseService final : public Service {
 
   net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
                                               int quantity) override;
+  net::awaitable<Result<Reservation>> ReserveWithAdmission(std::string user,
+                                                           std::int64_t product_id, int quantity,
+                                                           std::string admission_ticket) override;
   net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) override;
   net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) override;
   net::awaitable<Result<Reservation>> GetReservation(std::string user,
                                                      std::string reservation_id) override;
   net::awaitable<Product> CreateProduct(NewProduct product) override;
   net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) override;
+  net::awaitable<Result<Product>> UpdateProduct(std::int64_t product_id,
+                                                ProductChanges changes) override;
   net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) override;
   net::awaitable<Readiness> CheckReady() override;
 

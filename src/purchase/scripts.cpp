@@ -16,6 +16,7 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_confirming_list)),
       redis::Script(std::string(lua::k_sync_stock)),
       redis::Script(std::string(lua::k_init_product)),
+      redis::Script(std::string(lua::k_product_settings)),
   };
   return scripts;
 }

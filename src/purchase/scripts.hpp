@@ -6,7 +6,7 @@ namespace ticketing::purchase {
 
 struct Scripts {
   redis::Script reserve, cancel, confirm_begin, confirm_finish, confirm_abort, sweep, settle,
-      confirming_list, sync_stock, init_product;
+      confirming_list, sync_stock, init_product, product_settings;
   static const Scripts& Get();
 };
 

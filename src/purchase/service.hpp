@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace ticketing::purchase {
 
@@ -21,6 +22,19 @@ enum class Outcome {
   kReservationCancelled,
   kAlreadyConfirmed,
   kConfirmInProgress,
+  kSaleNotOpen,      // before the product's saleStartsAt
+  kNotAdmitted,      // queue-enabled product without a valid, unused admission
+  kQueueNotEnabled,  // the product has no waiting room
+  kTicketNotFound,   // no such waiting-room ticket for this buyer and product
+  kQueueFull,        // the line is at its cap
+};
+
+// A product's waiting room (see src/queue/README.md).
+struct QueueSettings {
+  bool enabled = true;
+  int admit_per_second = 50;
+  int max_active = 500;  // admitted buyers who have not yet finished or timed out
+  int admission_ttl_seconds = 120;
 };
 
 struct Reservation {
@@ -48,6 +62,8 @@ struct Product {
   std::int64_t available = 0;
   int per_user_limit = 1;
   std::optional<int> hold_seconds;
+  std::optional<std::int64_t> sale_starts_at_ms;  // unix ms; none: on sale
+  std::optional<QueueSettings> queue;
 };
 
 struct NewProduct {
@@ -56,6 +72,17 @@ struct NewProduct {
   std::int64_t stock = 0;
   int per_user_limit = 1;
   std::optional<int> hold_seconds;
+  std::optional<std::int64_t> sale_starts_at_ms;
+  std::optional<QueueSettings> queue;
+};
+
+// PATCH /admin/products/{id}: only the fields that are set change.
+struct ProductChanges {
+  std::optional<std::optional<std::int64_t>> sale_starts_at_ms;  // inner none: clear
+  std::optional<bool> queue_enabled;
+  std::optional<int> admit_per_second;
+  std::optional<int> max_active;
+  std::optional<int> admission_ttl_seconds;
 };
 
 struct StockSync {
@@ -91,6 +118,15 @@ class Service {
   // kLimitReached.
   virtual net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
                                                       int quantity) = 0;
+  // Reserve, presenting the ticket of a verified admission token ("" if none). Also -> kSaleNotOpen
+  // (before the sale start), kNotAdmitted (queue-enabled product and no admitted, unused ticket of
+  // this buyer). A successful reserve uses the admission up.
+  virtual net::awaitable<Result<Reservation>> ReserveWithAdmission(std::string user,
+                                                                   std::int64_t product_id,
+                                                                   int quantity,
+                                                                   std::string /*ticket*/) {
+    return Reserve(std::move(user), product_id, quantity);
+  }
   // Turns the caller's live hold into an order; repeats return the same order (created=false).
   // -> kOk, kReservationNotFound, kReservationExpired, kReservationCancelled,
   // kConfirmInProgress, kSoldOut (the database had no stock).
@@ -105,6 +141,12 @@ class Service {
   virtual net::awaitable<Product> CreateProduct(NewProduct product) = 0;
   // -> kOk, kProductNotFound.
   virtual net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) = 0;
+  // Changes the sale start and waiting-room settings (database, then Redis). Enabling a
+  // waiting room without settings uses QueueSettings' defaults. -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<Product>> UpdateProduct(std::int64_t /*product_id*/,
+                                                        ProductChanges /*changes*/) {
+    co_return Result<Product>{Outcome::kProductNotFound, {}};
+  }
   // Redis available := database stock - live held units, atomically against reserves and
   // confirms. -> kOk, kProductNotFound.
   virtual net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) = 0;

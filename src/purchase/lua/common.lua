@@ -8,11 +8,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Returns a live hold's units to the product and ends the hold in `state`.
+-- A hold made with a waiting-room admission keeps its buyer in the line's active set until
+-- the hold ends (h[adm] = '1'); the buyer leaves it here.
+local function leave_active(prefix, hkey, user)
+  if redis.call('HGET', hkey, 'adm') == '1' then redis.call('ZREM', prefix .. ':q:active', user) end
+end
+
+-- Returns a live hold's units to the product and ends the hold in `state`. prefix:held counts
+-- the units of holds in state 'held' (units that may come back), so it drops here for those.
 local function release(prefix, rid, hkey, state)
-  local h = redis.call('HMGET', hkey, 'user', 'qty')
+  local h = redis.call('HMGET', hkey, 'user', 'qty', 'state')
   local qty = tonumber(h[2])
   redis.call('INCRBY', prefix .. ':avail', qty)
+  if h[3] == 'held' then redis.call('DECRBY', prefix .. ':held', qty) end
+  leave_active(prefix, hkey, h[1])
   local ukey = prefix .. ':u:' .. h[1]
   if tonumber(redis.call('DECRBY', ukey, qty)) <= 0 then redis.call('DEL', ukey) end
   redis.call('HSET', hkey, 'state', state, 'ended', now_ms())
@@ -23,6 +32,7 @@ end
 
 -- Marks a confirming hold confirmed with its order.
 local function mark_confirmed(prefix, rid, hkey, order, total)
+  leave_active(prefix, hkey, redis.call('HGET', hkey, 'user'))
   redis.call('HSET', hkey, 'state', 'confirmed', 'order', order, 'total', total, 'ended', now_ms())
   redis.call('ZREM', prefix .. ':exp', rid)
   redis.call('PEXPIRE', hkey, RETAIN_MS)

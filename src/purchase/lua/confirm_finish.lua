@@ -14,6 +14,8 @@ if h[1] == 'expired' or h[1] == 'cancelled' or h[1] == 'held' then
   if h[1] ~= 'held' then
     redis.call('DECRBY', ARGV[1] .. ':avail', qty)
     redis.call('INCRBY', ARGV[1] .. ':u:' .. h[3], qty)
+  else
+    redis.call('DECRBY', ARGV[1] .. ':held', qty)
   end
   mark_confirmed(ARGV[1], ARGV[2], KEYS[1], ARGV[3], ARGV[4])
   return 'RETAKEN'

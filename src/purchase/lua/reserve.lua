@@ -1,25 +1,46 @@
--- Checks the product, stock and the buyer's limit, takes the units, writes the hold and
--- schedules its expiry, all at once.
+-- Checks the product, its sale start, stock, the waiting-room admission (queue-enabled
+-- products only) and the buyer's limit, then takes the units, writes the hold, schedules its
+-- expiry and uses up the admission, all at once.
 -- KEYS[1] prefix:info  KEYS[2] prefix:avail  KEYS[3] prefix:exp  KEYS[4] prefix:u:<user>
 -- KEYS[5] prefix:h:<rid>
--- ARGV[1] user  ARGV[2] quantity  ARGV[3] rid  ARGV[4] default hold seconds
--- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SOLD_OUT', available}
---    | {'LIMIT_REACHED', used, limit} | {'DUPLICATE'}
+-- ARGV[1] user  ARGV[2] quantity  ARGV[3] rid  ARGV[4] default hold seconds  ARGV[5] prefix
+-- ARGV[6] admission ticket ('' if none was presented)
+-- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
+--    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
+--    | {'DUPLICATE'}
 local qty = tonumber(ARGV[2])
-local info = redis.call('HMGET', KEYS[1], 'limit', 'hold')
+local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
 if not info[1] then return {'NOT_FOUND'} end
+local now = now_ms()
+if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
 local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end
+local tkey = nil
+if info[4] == '1' then
+  -- An admission is good once, for its buyer, until it expires.
+  if ARGV[6] == '' then return {'NOT_ADMITTED'} end
+  tkey = ARGV[5] .. ':q:t:' .. ARGV[6]
+  local t = redis.call('HMGET', tkey, 'user', 'state', 'adm')
+  if t[1] ~= ARGV[1] or t[2] ~= 'admitted' or tonumber(t[3]) <= now then
+    return {'NOT_ADMITTED'}
+  end
+end
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
 local limit = tonumber(info[1])
 if used + qty > limit then return {'LIMIT_REACHED', used, limit} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'DUPLICATE'} end
-local now = now_ms()
 local hold = tonumber(info[2]) or tonumber(ARGV[4])
 local exp = now + hold * 1000
 redis.call('DECRBY', KEYS[2], qty)
+redis.call('INCRBY', ARGV[5] .. ':held', qty)
 redis.call('INCRBY', KEYS[4], qty)
 redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', qty, 'state', 'held', 'exp', exp,
            'created', now)
 redis.call('ZADD', KEYS[3], exp, ARGV[3])
+if tkey then
+  -- The buyer stays active (counted against maxActive) until the hold ends.
+  redis.call('HSET', tkey, 'state', 'used', 'usedAt', now, 'rid', ARGV[3])
+  redis.call('HSET', KEYS[5], 'adm', '1')
+  redis.call('ZADD', ARGV[5] .. ':q:active', exp, ARGV[1])
+end
 return {'OK', exp, avail - qty, now}

@@ -1,0 +1,43 @@
+-- Prepended (after src/purchase/lua/common.lua) to every waiting-room script at build time.
+-- A line's keys share the product's hash tag: prefix = '{p:P}'.
+--   prefix:q:line   zset ticket -> order (pre-queue: random below 2^52; then 2^52 + arrival seq)
+--   prefix:q:seen   zset ticket -> last poll (ms), waiting tickets only
+--   prefix:q:t:<ticket>  hash user, state (waiting|admitted|used|expired), joined, order,
+--                   adm (admission expiry ms), admAt, usedAt, rid
+--   prefix:q:u:<user>    the buyer's ticket
+--   prefix:q:active zset user -> expiry ms: admitted buyers not yet finished
+--   prefix:q:rate   hash sec, n: admissions in the current Redis second
+--   prefix:q:seq, prefix:q:stats (admitted, dropped)
+local FIFO_BASE = 4503599627370496 -- 2^52: pre-queue orders are below, arrivals after start above
+
+-- Units that could still be sold: available plus units in holds that may come back.
+local function potential_units(prefix)
+  local avail = tonumber(redis.call('GET', prefix .. ':avail') or '0')
+  local held = tonumber(redis.call('GET', prefix .. ':held') or '0')
+  return math.max(avail, 0) + math.max(held, 0)
+end
+
+-- {'OK', ticket, state, rank (-1 if not waiting), lineLength, admissionExpiryMs, soldOut 0/1,
+--  nowMs, enabled 0/1, admitPerSecond, saleStartsAtMs (0 if open)}
+local function describe(prefix, info_key, ticket, now)
+  local info = redis.call('HMGET', info_key, 'q', 'qrate', 'start')
+  local t = redis.call('HMGET', prefix .. ':q:t:' .. ticket, 'state', 'adm')
+  local state = t[1] or 'expired'
+  local adm = tonumber(t[2]) or 0
+  local rank = -1
+  if state == 'waiting' then
+    rank = redis.call('ZRANK', prefix .. ':q:line', ticket)
+    if not rank then
+      state = 'expired'
+      rank = -1
+    end
+  elseif state == 'admitted' and adm <= now then
+    state = 'expired'
+  end
+  local soldout = 0
+  if potential_units(prefix) <= 0 then soldout = 1 end
+  local enabled = 0
+  if info[1] == '1' then enabled = 1 end
+  return {'OK', ticket, state, rank, redis.call('ZCARD', prefix .. ':q:line'), adm, soldout, now,
+          enabled, tonumber(info[2]) or 0, tonumber(info[3]) or 0}
+end

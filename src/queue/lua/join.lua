@@ -1,0 +1,40 @@
+-- Puts the buyer in the product's line, or returns the place they already have (a ticket that
+-- is waiting, admitted or used). Before the sale starts the order is the random ARGV[4], so
+-- the pre-queue is shuffled; after it, arrivals are FIFO.
+-- KEYS[1] prefix:info
+-- ARGV[1] prefix  ARGV[2] user  ARGV[3] new ticket  ARGV[4] random order in [0, 2^52)
+-- ARGV[5] max waiting  ARGV[6] retain ms (ticket records)
+-- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'}
+local prefix = ARGV[1]
+local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start')
+if not info[1] then return {'NOT_FOUND'} end
+if info[2] ~= '1' then return {'QUEUE_OFF'} end
+local now = now_ms()
+local ukey = prefix .. ':q:u:' .. ARGV[2]
+local ticket = redis.call('GET', ukey)
+if ticket then
+  local t = redis.call('HMGET', prefix .. ':q:t:' .. ticket, 'state', 'adm')
+  local live = t[1] == 'waiting' or t[1] == 'used' or
+               (t[1] == 'admitted' and tonumber(t[2]) > now)
+  if t[1] == 'waiting' and not redis.call('ZSCORE', prefix .. ':q:line', ticket) then live = false end
+  if not live then ticket = nil end
+end
+if ticket then
+  redis.call('ZADD', prefix .. ':q:seen', 'XX', now, ticket)
+else
+  if redis.call('ZCARD', prefix .. ':q:line') >= tonumber(ARGV[5]) then return {'FULL'} end
+  ticket = ARGV[3]
+  local order
+  if now < (tonumber(info[3]) or 0) then
+    order = tonumber(ARGV[4])
+  else
+    order = FIFO_BASE + redis.call('INCR', prefix .. ':q:seq')
+  end
+  local tkey = prefix .. ':q:t:' .. ticket
+  redis.call('ZADD', prefix .. ':q:line', order, ticket)
+  redis.call('ZADD', prefix .. ':q:seen', now, ticket)
+  redis.call('HSET', tkey, 'user', ARGV[2], 'state', 'waiting', 'joined', now, 'order', order)
+  redis.call('PEXPIRE', tkey, tonumber(ARGV[6]))
+  redis.call('SET', ukey, ticket, 'PX', tonumber(ARGV[6]))
+end
+return describe(prefix, KEYS[1], ticket, now)
