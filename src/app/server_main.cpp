@@ -131,19 +131,20 @@ int Serve() {
   purchase_options.redis_host = cfg->redis_host;
   purchase_options.redis_port = cfg->redis_port;
   purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
-  purchase_options.fault = cfg->fault;
   purchase_options.sold_out = &sold_out;
 
   queue::Options queue_options;
   queue_options.max_waiting = cfg->queue_max_waiting;
 
+  purchase::OrderWriter order_writer(pool, 128, cfg->fault);
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<net::io_context*> contexts;
   for (int i = 0; i < threads; ++i) {
     auto s = std::make_unique<Shard>();
     s->redis = std::make_shared<redis::Connection>(s->ctx.get_executor(), redis_options);
     s->redis->Start();
-    s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, purchase_options);
+    s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, order_writer,
+                                                             purchase_options);
     s->queue = std::make_unique<queue::QueueService>(*s->redis, admission, queue_options);
     s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get());
     contexts.push_back(&s->ctx);

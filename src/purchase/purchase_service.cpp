@@ -1,8 +1,5 @@
 #include "purchase/purchase_service.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <chrono>
 
@@ -39,13 +36,6 @@ std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-[[noreturn]] void CrashForTest(const char* where) {
-  log::Error("fault_injection", {{"crash", where}});
-  spdlog::default_logger_raw()->flush();
-  kill(getpid(), SIGKILL);
-  _exit(137);
 }
 
 // Product columns in the order ProductFromRow reads them. sale_starts_at is a UTC DATETIME(3),
@@ -115,12 +105,6 @@ std::vector<std::string> SettingsArgs(const std::optional<std::int64_t>& start,
   }
   return out;
 }
-
-// The database outcome of a confirm transaction.
-struct TxOutcome {
-  enum Kind { kCommitted, kDuplicate, kNoStock } kind = kCommitted;
-  Order order;
-};
 
 }  // namespace
 
@@ -226,48 +210,24 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
   }
   const int quantity = static_cast<int>(begin.elements[1].integer);
 
-  // The hold is ours under the lease. One transaction: the order (unique per reservation) and
-  // the stock decrement guarded by stock >= quantity.
-  bool commit_sent = false;
-  TxOutcome tx;
+  // The hold is ours under the lease. One transaction (shared with concurrent confirms of the
+  // product: group commit): the order, unique per reservation, and the stock decrement guarded
+  // by stock >= quantity.
+  OrderRequest request{reservation_id, *product_id, user, quantity};
+  OrderResult tx;
+  bool outcome_unknown = false;
   std::exception_ptr failure;
   try {
-    tx = co_await db_.Run([&, pid = *product_id](db::Connection& c) -> TxOutcome {
-      try {
-        return db::Transaction(c, [&]() -> TxOutcome {
-          auto price = c.Execute("SELECT price_cents FROM products WHERE id = ?", {pid});
-          if (price.rows.empty()) return TxOutcome{TxOutcome::kNoStock, {}};
-          const std::int64_t total = ToInt(price.rows[0].at(0)) * quantity;
-          auto ins = c.Execute(
-              "INSERT INTO orders (reservation_id, product_id, user_id, quantity, "
-              "unit_price_cents, total_price_cents) VALUES (?, ?, ?, ?, ?, ?)",
-              {reservation_id, pid, user, std::int64_t{quantity}, ToInt(price.rows[0].at(0)),
-               total});
-          auto upd = c.Execute("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
-                               {std::int64_t{quantity}, pid, std::int64_t{quantity}});
-          if (upd.affected_rows == 0) throw TxOutcome{TxOutcome::kNoStock, {}};
-          if (options_.fault == "crash_before_commit") CrashForTest("before_commit");
-          commit_sent = true;
-          return TxOutcome{TxOutcome::kCommitted, Order{static_cast<std::int64_t>(ins.insert_id),
-                                                        reservation_id, pid, quantity, total}};
-        });
-      } catch (const TxOutcome& rolled_back) {
-        return rolled_back;
-      } catch (const db::QueryError& e) {
-        if (e.code != db::kErrDuplicateKey) throw;
-        // An earlier attempt committed this order; report it.
-        auto existing = SelectOrder(c, reservation_id);
-        if (!existing) throw;
-        return TxOutcome{TxOutcome::kDuplicate, *existing};
-      }
-    });
-  } catch (const db::Unavailable& e) {
+    tx = co_await writer_.Write(std::move(request));
+  } catch (const CommitUnknown& e) {
+    // COMMIT was sent but not acknowledged: the order may exist. Leave the hold confirming;
+    // when the lease runs out a sweeper settles it from the database.
     Registry::Get().Count(Event::kDbUnavailable);
-    if (commit_sent) {
-      // COMMIT was sent but not acknowledged: the order may exist. Leave the hold confirming;
-      // when the lease runs out a sweeper settles it from the database.
-      log::Warn("confirm_commit_unknown", {{"reservation", reservation_id}, {"error", e.what()}});
-    }
+    log::Warn("confirm_commit_unknown", {{"reservation", reservation_id}, {"error", e.what()}});
+    outcome_unknown = true;
+    failure = std::current_exception();
+  } catch (const db::Unavailable&) {
+    Registry::Get().Count(Event::kDbUnavailable);
     failure = std::current_exception();
   } catch (...) {
     failure = std::current_exception();
@@ -276,14 +236,14 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
     // Nothing committed: back to held so that a retry can confirm. (co_await is not allowed
     // inside a handler, hence the exception_ptr.) If this fails too, the lease runs out and a
     // sweeper restores the hold.
-    if (!commit_sent) {
+    if (!outcome_unknown) {
       co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
                            redis::List(prefix, reservation_id, "restore"));
     }
     std::rethrow_exception(failure);
   }
 
-  if (tx.kind == TxOutcome::kNoStock) {
+  if (tx.kind == OrderResult::kNoStock) {
     // Redis let the hold through but the database has no stock for it: the two disagree.
     // End the hold without giving back units the database does not have.
     Registry::Get().Count(Event::kConfirmVoided);
@@ -293,10 +253,7 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
                          redis::List(prefix, reservation_id, "void"));
     co_return ConfirmResult{Outcome::kSoldOut, {}, false};
   }
-  if (tx.kind == TxOutcome::kCommitted) {
-    if (options_.fault == "crash_after_commit") CrashForTest("after_commit");
-    Registry::Get().Count(Event::kConfirmCommitted);
-  }
+  if (tx.kind == OrderResult::kCommitted) Registry::Get().Count(Event::kConfirmCommitted);
   try {
     auto fin = co_await redis_.Eval(scripts.confirm_finish, redis::List(hold_key),
                                     redis::List(prefix, reservation_id, std::to_string(tx.order.id),
@@ -312,7 +269,7 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
     // The order is committed; the hold stays confirming until a sweeper settles it.
     log::Warn("confirm_finish_deferred", {{"reservation", reservation_id}, {"error", e.what()}});
   }
-  co_return ConfirmResult{Outcome::kOk, tx.order, tx.kind == TxOutcome::kCommitted};
+  co_return ConfirmResult{Outcome::kOk, tx.order, tx.kind == OrderResult::kCommitted};
 }
 
 net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string reservation_id) {

@@ -1,6 +1,7 @@
 #pragma once
 // The purchase flow on Redis (the fast gate: scripts in lua/) and the database (the truth).
 #include "db/db.hpp"
+#include "purchase/order_writer.hpp"
 #include "purchase/service.hpp"
 #include "purchase/sold_out.hpp"
 #include "redis/redis_client.hpp"
@@ -17,17 +18,16 @@ struct Options {
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
   std::chrono::milliseconds redis_timeout{2000};
-  // Test-only: "crash_before_commit" or "crash_after_commit" SIGKILLs the process there.
-  std::string fault;
   // Process-wide sold-out flags (kept fresh by the waiting-room ticker); none: always ask Redis.
   const SoldOutBoard* sold_out = nullptr;
 };
 
-// One per I/O thread: `redis` must belong to the calling thread's io_context; `db` is shared.
+// One per I/O thread: `redis` must belong to the calling thread's io_context; `db` and
+// `writer` (which batches confirms across threads) are shared.
 class PurchaseService final : public Service {
  public:
-  PurchaseService(redis::Connection& redis, db::Pool& db, Options options)
-      : redis_(redis), db_(db), options_(std::move(options)) {}
+  PurchaseService(redis::Connection& redis, db::Pool& db, OrderWriter& writer, Options options)
+      : redis_(redis), db_(db), writer_(writer), options_(std::move(options)) {}
 
   net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
                                               int quantity) override;
@@ -55,6 +55,7 @@ class PurchaseService final : public Service {
 
   redis::Connection& redis_;
   db::Pool& db_;
+  OrderWriter& writer_;
   Options options_;
 };
 
