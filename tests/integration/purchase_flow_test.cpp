@@ -4,10 +4,9 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
+#include "tests/support/stores.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <mysql.h>
 
 #include <boost/json.hpp>
 
@@ -31,96 +30,6 @@ std::int64_t Now() {
 std::string Token(const std::string& user, bool admin = false) {
   return auth::JwtCodec(kTestSecret).Sign({user, admin}, Now() + 3600);
 }
-
-// Direct reads of the stores, independent of the server's code.
-class Stores {
- public:
-  explicit Stores(const Services& s) : s_(s) {}
-
-  std::string Sql(const std::string& query) {
-    MYSQL* m = mysql_init(nullptr);
-    unsigned timeout = 5;
-    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    if (!mysql_real_connect(m, s_.Get("DB_HOST").c_str(), s_.Get("DB_USERNAME").c_str(),
-                            s_.Get("DB_PASSWORD").c_str(), s_.Get("DB_DATABASE").c_str(),
-                            static_cast<unsigned>(s_.Port("DB_PORT")), nullptr, 0)) {
-      std::string e = mysql_error(m);
-      mysql_close(m);
-      throw std::runtime_error("mysql: " + e);
-    }
-    std::string out;
-    if (mysql_query(m, query.c_str()) == 0) {
-      if (MYSQL_RES* res = mysql_store_result(m)) {
-        if (MYSQL_ROW row = mysql_fetch_row(res)) out = row[0] ? row[0] : "NULL";
-        mysql_free_result(res);
-      }
-    } else {
-      out = std::string("ERROR ") + mysql_error(m);
-    }
-    mysql_close(m);
-    return out;
-  }
-  long long SqlInt(const std::string& q) { return std::stoll(Sql(q)); }
-
-  std::string Redis(std::vector<std::string> args) {
-    redisContext* c = redisConnect(s_.Get("REDIS_HOST").c_str(), s_.Port("REDIS_PORT"));
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto& a : args) {
-      argv.push_back(a.c_str());
-      lens.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-    std::string out;
-    if (r) {
-      if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
-      else if (r->str) out = std::string(r->str, r->len);
-      else if (r->type == REDIS_REPLY_NIL) out = "NIL";
-      freeReplyObject(r);
-    }
-    redisFree(c);
-    return out;
-  }
-  long long Available(std::int64_t product) {
-    return std::stoll(Redis({"GET", "{p:" + std::to_string(product) + "}:avail"}));
-  }
-  std::string HoldState(const std::string& rid) {
-    auto product = rid.substr(0, rid.find('-'));
-    return Redis({"HGET", "{p:" + product + "}:h:" + rid, "state"});
-  }
-  // Units in holds that are held or confirming.
-  long long LiveHeld(std::int64_t product) {
-    std::string prefix = "{p:" + std::to_string(product) + "}";
-    redisContext* c = redisConnect(s_.Get("REDIS_HOST").c_str(), s_.Port("REDIS_PORT"));
-    auto* r = static_cast<redisReply*>(redisCommand(c, "ZRANGE %s 0 -1", (prefix + ":exp").c_str()));
-    long long total = 0;
-    for (size_t i = 0; r && i < r->elements; ++i) {
-      std::string hkey = prefix + ":h:" + std::string(r->element[i]->str, r->element[i]->len);
-      auto* h = static_cast<redisReply*>(redisCommand(c, "HMGET %s state qty", hkey.c_str()));
-      std::string state = h->element[0]->str ? h->element[0]->str : "";
-      if (state == "held" || state == "confirming") total += std::stoll(h->element[1]->str);
-      freeReplyObject(h);
-    }
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return total;
-  }
-
-  // units in orders + database stock = total; Redis available + live holds = database stock.
-  void ExpectInvariants(std::int64_t product) {
-    const std::string id = std::to_string(product);
-    long long total = SqlInt("SELECT total_stock FROM products WHERE id=" + id);
-    long long stock = SqlInt("SELECT stock FROM products WHERE id=" + id);
-    long long sold = SqlInt("SELECT COALESCE(SUM(quantity),0) FROM orders WHERE product_id=" + id);
-    EXPECT_EQ(sold + stock, total) << "orders + stock != total for product " << id;
-    EXPECT_EQ(Available(product) + LiveHeld(product), stock)
-        << "Redis available + live holds != database stock for product " << id;
-  }
-
- private:
-  const Services& s_;
-};
 
 class PurchaseFlow : public ::testing::Test {
  protected:
@@ -456,7 +365,7 @@ TEST_F(PurchaseFlow, ConcurrentSweepersReturnEachUnitOnce) {
   int held = 0;
   for (auto& r : replies) held += r.status == 201;
   EXPECT_EQ(held, 300);
-  EXPECT_TRUE(Eventually([&] { return stores_.LiveHeld(product) == 0; }, milliseconds(10000)));
+  EXPECT_TRUE(Eventually([&] { return stores_.HeldUnits(product, true) == 0; }, milliseconds(10000)));
   std::this_thread::sleep_for(milliseconds(300));  // let any double return show up
   EXPECT_EQ(stores_.Available(product), 300);
   stores_.ExpectInvariants(product);

@@ -2,8 +2,6 @@
 // line), real Redis and MariaDB, HTTP over loopback. Admission times, orders and states are read
 // from Redis directly, so the checks do not depend on the server's own reports.
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <mysql.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +18,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
+#include "tests/support/stores.hpp"
 
 namespace ticketing::testing {
 namespace {
@@ -51,31 +50,12 @@ std::map<std::string, std::string> ServerEnv(std::map<std::string, std::string> 
   return env;
 }
 
-// Direct Redis reads, independent of the server's code.
+// Direct Redis reads of the line, independent of the server's code.
 class RedisReader {
  public:
-  explicit RedisReader(const Services& s)
-      : c_(redisConnect(s.Get("REDIS_HOST").c_str(), s.Port("REDIS_PORT")), redisFree) {}
+  explicit RedisReader(const Services& s) : stores_(s) {}
 
-  std::string Get(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto& a : args) {
-      argv.push_back(a.c_str());
-      lens.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c_.get(), static_cast<int>(args.size()), argv.data(), lens.data()));
-    std::string out = "NIL";
-    if (r) {
-      if (r->type == REDIS_REPLY_INTEGER)
-        out = std::to_string(r->integer);
-      else if (r->str)
-        out = std::string(r->str, r->len);
-      freeReplyObject(r);
-    }
-    return out;
-  }
+  std::string Get(const std::vector<std::string>& args) { return stores_.Redis(args); }
   std::string Ticket(std::int64_t product, const std::string& ticket, const std::string& field) {
     return Get({"HGET", Prefix(product) + ":q:t:" + ticket, field});
   }
@@ -84,45 +64,17 @@ class RedisReader {
   }
   // prefix:held must equal the units of holds in state 'held'.
   void ExpectHeldCounter(std::int64_t product) {
-    auto* r = static_cast<redisReply*>(
-        redisCommand(c_.get(), "ZRANGE %s 0 -1", (Prefix(product) + ":exp").c_str()));
-    long long held = 0;
-    for (size_t i = 0; r && i < r->elements; ++i) {
-      std::string hkey = Prefix(product) + ":h:" + r->element[i]->str;
-      if (Get({"HGET", hkey, "state"}) == "held") held += std::stoll(Get({"HGET", hkey, "qty"}));
-    }
-    if (r) freeReplyObject(r);
     std::string counter = Get({"GET", Prefix(product) + ":held"});
-    EXPECT_EQ(counter == "NIL" ? 0 : std::stoll(counter), held)
+    EXPECT_EQ(counter == "NIL" ? 0 : std::stoll(counter), stores_.HeldUnits(product, false))
         << "held counter, product " << product;
   }
-  static std::string Prefix(std::int64_t product) { return "{p:" + std::to_string(product) + "}"; }
+  static std::string Prefix(std::int64_t product) { return Stores::Prefix(product); }
 
  private:
-  std::unique_ptr<redisContext, void (*)(redisContext*)> c_;
+  Stores stores_;
 };
 
-std::string Sql(const Services& s, const std::string& query) {
-  MYSQL* m = mysql_init(nullptr);
-  if (!mysql_real_connect(m, s.Get("DB_HOST").c_str(), s.Get("DB_USERNAME").c_str(),
-                          s.Get("DB_PASSWORD").c_str(), s.Get("DB_DATABASE").c_str(),
-                          static_cast<unsigned>(s.Port("DB_PORT")), nullptr, 0)) {
-    std::string e = mysql_error(m);
-    mysql_close(m);
-    throw std::runtime_error("mysql: " + e);
-  }
-  std::string out;
-  if (mysql_query(m, query.c_str()) == 0) {
-    if (MYSQL_RES* res = mysql_store_result(m)) {
-      if (MYSQL_ROW row = mysql_fetch_row(res)) out = row[0] ? row[0] : "NULL";
-      mysql_free_result(res);
-    }
-  } else {
-    out = std::string("ERROR ") + mysql_error(m);
-  }
-  mysql_close(m);
-  return out;
-}
+std::string Sql(const Services& s, const std::string& query) { return Stores(s).Sql(query); }
 
 // The value of ticketing_events_total{event="<event>"} on a server (-1 if absent).
 long long Metric(HttpClient& c, const std::string& event) {
