@@ -6,6 +6,8 @@
 #include <iostream>
 #include <memory>
 
+#include <unistd.h>
+
 namespace ticketing::testing {
 namespace {
 
@@ -69,6 +71,12 @@ const Services& SharedServices() {
   }
   g_services = s;
   std::atexit(StopAll);
+  // atexit does not run when the test process aborts (a sanitizer report, a timeout's
+  // SIGKILL): a detached watcher stops the services once this process is gone.
+  std::string watcher = "setsid sh -c 'while kill -0 " + std::to_string(getpid()) +
+                        " 2>/dev/null; do sleep 1; done; " + Script() + " stop " + s->dir +
+                        " >/dev/null 2>&1; rm -rf " + s->dir + "' </dev/null >/dev/null 2>&1 &";
+  if (std::system(watcher.c_str()) != 0) std::cerr << "could not start the services watcher\n";
   return *s;
 }
 
