@@ -158,6 +158,7 @@ int Serve() {
   server_options.request_timeout = std::chrono::seconds(cfg->request_timeout_seconds);
   server_options.max_body_bytes = cfg->max_body_bytes;
   server_options.max_connections = cfg->max_connections;
+  server_options.share_port = cfg->share_port;
   http::Server server(contexts, server_options, [&shards](std::size_t i) -> http::Handler {
     http::Api* api = shards[i]->api.get();
     return [api](http::Request& req) { return api->Handle(req); };

@@ -131,6 +131,8 @@ Config Load(const Lookup& lookup) {
   c.max_connections =
       static_cast<int>(r.Int("HTTP_MAX_CONNECTIONS", c.max_connections, 1, 10000000));
 
+  c.share_port = r.Int("HTTP_SHARE_PORT", 0, 0, 1) == 1;
+
   c.log_level = r.String("LOG_LEVEL", c.log_level);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool ok = false;

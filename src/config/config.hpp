@@ -49,6 +49,10 @@ struct Config {
   int request_timeout_seconds = 10;  // HTTP_REQUEST_TIMEOUT_SECONDS (body read, write)
   std::size_t max_body_bytes = 16 * 1024;  // HTTP_MAX_BODY_BYTES
   int max_connections = 100000;            // HTTP_MAX_CONNECTIONS
+  // HTTP_SHARE_PORT=1: join other ticketing processes already listening on PORT (SO_REUSEPORT;
+  // the kernel spreads connections), e.g. to pass one process's open-file limit. Off: a taken
+  // port is an error.
+  bool share_port = false;
 
   std::string log_level = "info";  // LOG_LEVEL: trace|debug|info|warn|error|off
   std::string fault;               // TICKETING_FAULT: test-only crash points

@@ -109,9 +109,10 @@ Server::~Server() = default;
 
 void Server::Start() {
   auto endpoint = tcp::endpoint(net::ip::make_address(options_.address), options_.port);
-  if (options_.port != 0) {
+  if (options_.port != 0 && !options_.share_port) {
     // SO_REUSEPORT would let this process join another one already listening here (same
-    // user): two servers silently splitting one port. A plain bind first refuses that.
+    // user): two servers silently splitting one port. A plain bind first refuses that, unless
+    // sharing was asked for.
     tcp::acceptor probe(*contexts_[0]);
     probe.open(endpoint.protocol());
     probe.set_option(tcp::acceptor::reuse_address(true));

@@ -32,6 +32,7 @@ struct ServerOptions {
   std::size_t max_body_bytes = 16 * 1024;
   std::size_t max_header_bytes = 8 * 1024;
   int max_connections = 100000;
+  bool share_port = false;  // join other processes on the port instead of failing
 };
 
 class Server {

@@ -426,6 +426,13 @@ TEST_F(PurchaseFlow, SecondServerOnTheSamePortRefusesToStart) {
   int status = twin.WaitExit(15);  // -1: still running, i.e. sharing the port
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
   EXPECT_EQ(api_.Get("/health").status, 200);
+
+  // Asked for, sharing works: the kernel spreads connections over both processes.
+  ServerProcess partner(SharedServices(), {{"PORT", std::to_string(server_->port())},
+                                           {"HTTP_SHARE_PORT", "1"}});
+  partner.Start();
+  EXPECT_TRUE(partner.Running());
+  EXPECT_EQ(api_.Get("/health").status, 200);
 }
 
 TEST_F(PurchaseFlow, SigtermStopsGracefully) {
