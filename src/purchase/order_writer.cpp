@@ -17,8 +17,12 @@ namespace {
 struct FallBack {};
 struct NoStock {};
 
+// Locks the product row first. Inserting an order takes a shared lock on it (foreign key) and
+// the stock UPDATE then needs an exclusive one: two transactions (two server processes
+// confirming the same product) holding the shared lock would deadlock. FOR UPDATE makes them
+// queue instead.
 std::int64_t Price(db::Connection& c, std::int64_t product_id, bool& found) {
-  auto r = c.Execute("SELECT price_cents FROM products WHERE id = ?", {product_id});
+  auto r = c.Execute("SELECT price_cents FROM products WHERE id = ? FOR UPDATE", {product_id});
   found = !r.rows.empty();
   return found ? std::stoll(r.rows[0].at(0).value_or("0")) : 0;
 }

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <mutex>
+#include <thread>
 
 namespace ticketing::purchase {
 namespace {
@@ -98,6 +100,40 @@ TEST_F(OrderWriterTest, SellsExactlyTheStockInFewTransactions) {
   // Grouped: far fewer transactions than orders (each order alone would be 400).
   EXPECT_EQ(writer.orders(), 400u);
   EXPECT_LT(writer.transactions(), 100u) << "no group commit happened";
+}
+
+// Two writers (as in two server processes) on one product: no deadlock, exact outcomes.
+TEST_F(OrderWriterTest, TwoWritersOnOneProductDoNotDeadlock) {
+  db::Pool pool_a(Options());
+  db::Pool pool_b(Options());
+  OrderWriter a(pool_a, 8);
+  OrderWriter b(pool_b, 8);
+  auto product = Product(300);
+  std::map<std::string, std::string> out;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      std::vector<OrderRequest> reqs;
+      for (int i = 0; i < 200; ++i) {
+        reqs.push_back({"two-" + std::to_string(w) + "-" + std::to_string(i), product,
+                        "u" + std::to_string(i), 1});
+      }
+      auto got = WriteAll(w == 0 ? a : b, reqs);
+      std::lock_guard lock(mu);
+      out.insert(got.begin(), got.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  int committed = 0, nostock = 0;
+  for (auto& [rid, kind] : out) {
+    committed += kind == "committed";
+    nostock += kind == "nostock";
+    EXPECT_TRUE(kind == "committed" || kind == "nostock") << rid << " " << kind;
+  }
+  EXPECT_EQ(committed, 300);
+  EXPECT_EQ(nostock, 100);
+  EXPECT_EQ(Scalar("SELECT stock FROM products WHERE id=" + std::to_string(product)), 0);
 }
 
 TEST_F(OrderWriterTest, DuplicateInABatchIsReportedAndTheRestCommit) {
