@@ -32,6 +32,13 @@ std::int64_t Price(db::Connection& c, std::int64_t product_id, bool& found) {
 OrderWriter::OrderWriter(db::Pool& pool, std::size_t max_batch, std::string fault)
     : pool_(pool), max_batch_(std::max<std::size_t>(1, max_batch)), fault_(std::move(fault)) {}
 
+OrderWriter::~OrderWriter() {
+  // A worker posts its waiters' completions before it looks at the queue again, so a waiter
+  // can resume (and its owner destroy this writer) while the worker is still inside.
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return draining_ == 0; });
+}
+
 net::awaitable<OrderResult> OrderWriter::Write(OrderRequest request) {
   // A plain function returning the operation: no coroutine frame copies the request.
   return net::async_initiate<decltype(net::use_awaitable), void(std::exception_ptr, OrderResult)>(
@@ -53,6 +60,7 @@ void OrderWriter::Enqueue(Pending pending) {
     q.waiting.push_back(std::move(pending));
     start = !q.writing;
     q.writing = true;
+    if (start) ++draining_;
   }
   if (start) {
     pool_.Submit([this, product_id](db::Connection* c, std::exception_ptr err) {
@@ -72,6 +80,7 @@ void OrderWriter::Drain(db::Connection* c, std::exception_ptr connect_error,
       if (waiting.empty() || (c && c->Broken())) {
         if (waiting.empty()) {
           queues_.erase(it);
+          if (--draining_ == 0) idle_.notify_all();  // under mu_: see ~OrderWriter
         } else {
           // This worker's connection broke: a fresh job (and connection) takes over the rest.
           pool_.Submit([this, product_id](db::Connection* next, std::exception_ptr err) {

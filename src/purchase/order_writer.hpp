@@ -11,6 +11,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <cstdint>
 #include <map>
@@ -47,6 +48,10 @@ class OrderWriter {
  public:
   // `fault`: test-only "crash_before_commit" / "crash_after_commit" SIGKILLs the process there.
   OrderWriter(db::Pool& pool, std::size_t max_batch = 128, std::string fault = "");
+  // Waits until no worker is inside this writer (the pool must still be running).
+  ~OrderWriter();
+  OrderWriter(const OrderWriter&) = delete;
+  OrderWriter& operator=(const OrderWriter&) = delete;
 
   // Inserts the order and takes its units (stock >= quantity) in one transaction. Throws
   // db::Unavailable when nothing was committed, CommitUnknown when the outcome is unknown,
@@ -94,6 +99,8 @@ class OrderWriter {
     bool writing = false;  // a worker is draining this product
   };
   std::map<std::int64_t, Queue> queues_;
+  int draining_ = 0;              // Drain jobs submitted and not yet returned
+  std::condition_variable idle_;  // notified (under mu_) when draining_ drops to 0
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> orders_{0};
 };
