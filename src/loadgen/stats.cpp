@@ -1,5 +1,7 @@
 #include "loadgen/stats.hpp"
 
+#include "loadgen/engine.hpp"
+
 #include <sys/mman.h>
 
 #include <boost/json.hpp>
@@ -56,8 +58,18 @@ Progress* MapSharedProgress() {
   return new (p) Progress();
 }
 
+void RunStats::SetSellOut(std::int64_t stock_at_start, int quantity) {
+  sell_out_us = -1;
+  if (stock_at_start <= 0 || quantity <= 0) return;
+  const auto reserves = static_cast<std::size_t>((stock_at_start + quantity - 1) / quantity);
+  if (taken_us.size() < reserves) return;
+  std::nth_element(taken_us.begin(), taken_us.begin() + static_cast<std::ptrdiff_t>(reserves - 1),
+                   taken_us.end());
+  sell_out_us = taken_us[reserves - 1];
+}
+
 Second& RunStats::At(std::int64_t us) {
-  auto i = static_cast<std::size_t>(std::max<std::int64_t>(0, us / 1'000'000));
+  auto i = static_cast<std::size_t>(std::max<std::int64_t>(0, us / kSlotMicros));
   if (timeline.size() <= i) timeline.resize(i + 1);
   return timeline[i];
 }
@@ -85,6 +97,7 @@ void RunStats::Merge(const RunStats& o) {
   last_buyer_answer_us = Later(last_buyer_answer_us, o.last_buyer_answer_us);
   last_answer_us = Later(last_answer_us, o.last_answer_us);
   elapsed_us = std::max(elapsed_us, o.elapsed_us);
+  taken_us.insert(taken_us.end(), o.taken_us.begin(), o.taken_us.end());
   if (timeline.size() < o.timeline.size()) timeline.resize(o.timeline.size());
   for (std::size_t i = 0; i < o.timeline.size(); ++i) {
     timeline[i].answered += o.timeline[i].answered;
@@ -121,6 +134,7 @@ json::value RunStats::ToJson() const {
   o["lastBuyerAnswer"] = last_buyer_answer_us;
   o["lastAnswer"] = last_answer_us;
   o["elapsed"] = elapsed_us;
+  o["taken"] = json::value_from(taken_us);
   json::array tl;
   for (const auto& s : timeline) {
     tl.push_back(json::object{{"n", s.answered}, {"h", s.latency.ToJson()}});
@@ -156,6 +170,7 @@ RunStats RunStats::FromJson(const json::value& v) {
   r.last_buyer_answer_us = I(o, "lastBuyerAnswer");
   r.last_answer_us = I(o, "lastAnswer");
   r.elapsed_us = I(o, "elapsed");
+  r.taken_us = json::value_to<std::vector<std::int64_t>>(o.at("taken"));
   for (const auto& s : o.at("timeline").as_array()) {
     Second sec;
     sec.answered = U(s.as_object(), "n");

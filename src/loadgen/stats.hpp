@@ -49,7 +49,13 @@ struct RunStats {
   std::int64_t last_buyer_answer_us = -1;
   std::int64_t last_answer_us = -1;
   std::int64_t elapsed_us = 0;
-  std::vector<Second> timeline;  // index: second of the run
+  std::vector<std::int64_t> taken_us;  // answer time of every successful reserve
+  // The moment the stock present at the start was all taken: the answer time of the reserve
+  // that took its last unit (-1: never). Set by SetSellOut after the merge.
+  std::int64_t sell_out_us = -1;
+
+  void SetSellOut(std::int64_t stock_at_start, int quantity);
+  std::vector<Second> timeline;  // index: slot of kSlotMicros (engine.hpp)
 
   void Merge(const RunStats& other);
   Second& At(std::int64_t us);

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Prints the flash-sale table from the JSON reports in a bench/flash-sale output dir."""
+import json
+import os
+import sys
+
+out = sys.argv[1]
+
+
+def load(name):
+    path = os.path.join(out, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def rc(name):
+    path = os.path.join(out, name + ".rc")
+    return open(path).read().strip() if os.path.exists(path) else "?"
+
+
+nginx = load("nginx")
+nginx_rps = nginx["reqPerSec"] if nginx else None
+e_server = load("e-server") or {}
+main_mem = (load("server-mem") or {}).get("peakMiB")
+
+rows = [
+    ("nginx", "baseline: nginx static JSON 200, 2,000 conns"),
+    ("health", "ticketing GET /health, 2,000 conns"),
+    ("a", "(a) 100,000 buyers, 100 units, 2,000 conns"),
+    ("b", "(b) sustained reserves, 10M units, 2,000 conns"),
+    ("c", "(c) reserves on a sold-out product, 2,000 conns"),
+    ("d", "(d) 10,000 buyers, 10,000 units, all confirm"),
+    ("e", "(e) 100,000 conns open at once, 3 buyers each"),
+]
+
+
+def ms(v):
+    return "-" if v is None else f"{v:,.1f}"
+
+
+print("| scenario | requests | req/s | x nginx | p50 ms | p99 ms | p99.9 ms | max ms | "
+      "transport err | 5xx | units taken | sell-out ms | all answered ms | checks | notes |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+reports = {}
+for key, label in rows:
+    r = load(key)
+    if r is None:
+        continue
+    reports[key] = r
+    lat = r["latencyMs"]
+    ratio = f"{r['reqPerSec'] / nginx_rps:.2f}" if nginx_rps else "-"
+    fivexx = sum(n for code, n in r["status"].items() if int(code) >= 500)
+    checks = r.get("checks", [])
+    if r.get("verified"):
+        failed = [c["name"] for c in checks if not c["ok"]]
+        verdict = "all %d ok" % len(checks) if not failed else "FAILED: " + ", ".join(failed)
+    else:
+        verdict = "not verified"
+    notes = []
+    if key == "d":
+        secs = max(r["durationMs"], 1) / 1000
+        notes.append(f"{r['confirms']:,} confirms = {r['confirms'] / secs:,.0f} confirms/s")
+    if key in ("a", "d", "e"):
+        notes.append(f"confirms {r['confirms']}, cancels {r['cancels']}")
+    if key == "e":
+        notes.append(f"peak open conns {r['peakOpenConnections']:,}; "
+                     f"{e_server.get('servers', '?')} server processes, peak RSS sum "
+                     f"{e_server.get('peakMiB', '?')} MiB; {r['processes']} loadgen processes")
+    if key in ("b", "c"):
+        notes.append(f"{r['durationMs'] / 1000:.0f} s")
+    if r["errors"]:
+        notes.append("errors " + ", ".join(f"{k} {v:,}" for k, v in r["errors"].items()))
+    units = f"{r['unitsTaken']:,}" if r["mode"] == "buyers" else "-"
+    print(f"| {label} | {r['requests']:,} | {r['reqPerSec']:,.0f} | {ratio} | {lat['p50']:.2f} | "
+          f"{lat['p99']:.2f} | {lat['p999']:.2f} | {lat['max']:.1f} | {r['transportErrors']:,} | "
+          f"{fivexx:,} | {units} | {ms(r.get('sellOutMs'))} | {ms(r.get('allAnsweredMs'))} | "
+          f"{verdict} | {'; '.join(notes)} |")
+
+print()
+print("targets (goals, not assertions):")
+
+
+def target(text, value, met):
+    mark = "-" if met is None else ("met" if met else "NOT met")
+    print(f"  - {text}: {value} -> {mark}")
+
+
+b = reports.get("b")
+if b and nginx_rps:
+    target("reserve throughput >= 0.7 x nginx", f"{b['reqPerSec']:,.0f} / {nginx_rps:,.0f} = "
+           f"{b['reqPerSec'] / nginx_rps:.2f}", b["reqPerSec"] >= 0.7 * nginx_rps)
+for key in ("a", "b"):
+    r = reports.get(key)
+    if r:
+        target(f"p99 < 25 ms at 2,000 connections ({key})", f"{r['latencyMs']['p99']:.2f} ms",
+               r["latencyMs"]["p99"] < 25)
+a = reports.get("a")
+if a:
+    answered = a.get("allAnsweredMs")
+    holds = a["unitsTaken"] - a["cancels"]
+    target("(a) every buyer answered in < 2 s", ms(answered) + " ms",
+           answered is not None and answered < 2000)
+    target("(a) 0 transport errors", a["transportErrors"], a["transportErrors"] == 0)
+    target("(a) exactly 100 holds (units taken - cancelled)", holds, holds == 100)
+d = reports.get("d")
+if d:
+    cps = d["confirms"] / max(d["durationMs"], 1) * 1000
+    target("(d) >= 5,000 confirms/s", f"{cps:,.0f}/s", cps >= 5000)
+if "peakMiB" in e_server:
+    target("(e) peak server memory < 2 GiB", f"{e_server['peakMiB']:,} MiB over "
+           f"{e_server['servers']} processes", e_server["peakMiB"] < 2048)
+    e = reports.get("e")
+    if e:
+        target("(e) 100,000 connections open at once", f"{e['peakOpenConnections']:,}",
+               e["peakOpenConnections"] >= 100000)
+if main_mem:
+    print(f"  (server peak RSS over nginx..d: {main_mem} MiB)")

@@ -1,0 +1,71 @@
+// A small flash sale end to end: the real server, Redis and MariaDB, and the real
+// ticketing-loadgen binary; every check of its verification must pass.
+#include "tests/loadgen/loadgen_harness.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ticketing::testing {
+namespace {
+
+TEST(LoadgenEndToEnd, TwoThousandBuyersFiftyUnitsOneSecondHolds) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}});
+  server.Start();
+  const std::string plot = services.dir + "/e2e.png";
+  auto run = RunLoadgen(services, server,
+                        {"--buyers", "2000", "--stock", "50", "--hold-seconds", "1",
+                         "--connections", "2000", "--max-wait", "30", "--plot", plot},
+                        "e2e");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto& r = run.report;
+  ASSERT_FALSE(r.empty()) << run.output;
+  EXPECT_TRUE(r.at("ok").as_bool());
+  EXPECT_EQ(r.at("buyers").to_number<std::uint64_t>(), 2000u);
+  EXPECT_EQ(r.at("transportErrors").to_number<std::uint64_t>(), 0u);
+  // Every unit was taken at least once (expired and cancelled units are taken again).
+  EXPECT_GE(r.at("unitsTaken").to_number<std::uint64_t>(), 50u);
+  EXPECT_GT(r.at("status").as_object().at("201").to_number<std::uint64_t>(), 0u);
+  EXPECT_GT(r.at("status").as_object().at("409").to_number<std::uint64_t>(), 0u);
+  EXPECT_GT(r.at("errors").as_object().at("SOLD_OUT").to_number<std::uint64_t>(), 0u);
+  EXPECT_GT(r.at("reqPerSec").to_number<double>(), 0);
+  for (const char* k : {"p50", "p90", "p99", "p999", "max"}) {
+    EXPECT_TRUE(r.at("latencyMs").as_object().contains(k)) << k;
+  }
+  EXPECT_FALSE(r.at("sellOutMs").is_null());
+  EXPECT_FALSE(r.at("allAnsweredMs").is_null());
+  // Connections run buyers as soon as they are open, so fewer than 2,000 may be open at once.
+  EXPECT_GT(r.at("peakOpenConnections").to_number<std::int64_t>(), 0);
+  for (const char* name :
+       {"all_buyers_answered", "no_transport_errors", "no_server_errors", "expected_statuses",
+        "api_product_readable", "orders_equal_confirms", "sold_within_stock", "no_unit_leaked",
+        "abandoned_holds_expired", "db_stock_plus_sold_equals_total",
+        "redis_available_plus_live_equals_db_stock"}) {
+    EXPECT_TRUE(run.Check(name)) << name << "\n" << run.output;
+  }
+  if (access("/usr/bin/gnuplot", X_OK) == 0) {
+    struct stat st {};
+    EXPECT_EQ(stat(plot.c_str(), &st), 0) << run.output;
+    EXPECT_GT(st.st_size, 1000);
+  }
+}
+
+TEST(LoadgenEndToEnd, MultiProcessWithSourceAddressesAndConnectFirst) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}});
+  server.Start();
+  auto run = RunLoadgen(services, server,
+                        {"--buyers", "1500", "--stock", "20", "--hold-seconds", "1",
+                         "--connections", "600", "--processes", "3", "--threads", "1",
+                         "--source-addresses", "127.0.0.1,127.0.0.2,127.0.0.3",
+                         "--connect-first", "--max-wait", "30"},
+                        "multi");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.report.at("buyers").to_number<std::uint64_t>(), 1500u);
+  EXPECT_EQ(run.report.at("peakOpenConnections").to_number<std::int64_t>(), 600) << run.output;
+  EXPECT_TRUE(run.Check("no_unit_leaked"));
+}
+
+}  // namespace
+}  // namespace ticketing::testing
