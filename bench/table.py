@@ -32,6 +32,7 @@ rows = [
     ("b", "(b) sustained reserves, 10M units, 2,000 conns"),
     ("c", "(c) reserves on a sold-out product, 2,000 conns"),
     ("d", "(d) 10,000 buyers, 10,000 units, all confirm"),
+    ("q", "(q) 100,000 buyers through the waiting room, 1,000 units"),
     ("e", "(e) 100,000 conns open at once, 3 buyers each"),
 ]
 
@@ -70,6 +71,11 @@ for key, label in rows:
                      f"{e_server.get('peakMiB', '?')} MiB; {r['processes']} loadgen processes")
     if key in ("b", "c"):
         notes.append(f"{r['durationMs'] / 1000:.0f} s")
+    if key == "q" and "queue" in r:
+        q = r["queue"]
+        notes.append(f"{q['joined']:,} joined at {q['joinsPerSecond']:,.0f} joins/s; last admitted "
+                     f"buyer waited {q['waitMs']['max'] / 1000:,.1f} s; outcomes "
+                     + ", ".join(f"{k} {v:,}" for k, v in q["outcomes"].items()))
     if r["errors"]:
         notes.append("errors " + ", ".join(f"{k} {v:,}" for k, v in r["errors"].items()))
     units = f"{r['unitsTaken']:,}" if r["mode"] == "buyers" else "-"
@@ -104,6 +110,11 @@ if a:
            answered is not None and answered < 2000)
     target("(a) 0 transport errors", a["transportErrors"], a["transportErrors"] == 0)
     target("(a) exactly 100 holds (units taken - cancelled)", holds, holds == 100)
+q = reports.get("q")
+if q and "queue" in q:
+    sold = q["queue"]["outcomes"].get("confirmed", 0)
+    target("(q) exactly the stock sold through the waiting room", f"{sold:,} of 1,000",
+           sold == 1000 and all(c["ok"] for c in q.get("checks", [])))
 d = reports.get("d")
 if d:
     cps = d["confirms"] / max(d["durationMs"], 1) * 1000

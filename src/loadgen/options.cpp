@@ -84,6 +84,11 @@ scenario
   --quantity Q                units per reserve (default 1)
   --mode buyers|get           get: every buyer is one GET --path (baseline for any server)
   --path P                    target of --mode get (default /)
+  --queue                     through the waiting room: join, poll status (backoff + jitter),
+                              reserve with the admission token, confirm (one process)
+  --admit-per-second R --max-active M --admission-ttl S
+                              waiting-room settings of a created product (500, 2000, 60)
+  --sale-starts-in S          a created product's sale opens S seconds after it is created
 connections
   --connections N             keep-alive connections (default 2000)
   --threads N                 I/O threads per process (default: cores)
@@ -193,6 +198,16 @@ Options Parse(const std::vector<std::string>& args,
       o.stock = ToInt(name, value(), 0, 100'000'000);
     } else if (name == "--hold-seconds") {
       o.hold_seconds = static_cast<int>(ToInt(name, value(), 1, 86400));
+    } else if (name == "--queue") {
+      o.queue = true;
+    } else if (name == "--admit-per-second") {
+      o.admit_per_second = static_cast<int>(ToInt(name, value(), 1, 1'000'000));
+    } else if (name == "--max-active") {
+      o.max_active = static_cast<int>(ToInt(name, value(), 1, 10'000'000));
+    } else if (name == "--admission-ttl") {
+      o.admission_ttl_seconds = static_cast<int>(ToInt(name, value(), 1, 86400));
+    } else if (name == "--sale-starts-in") {
+      o.sale_starts_in_seconds = ToDouble(name, value(), 0, 86400);
     } else if (name == "--per-user-limit") {
       o.per_user_limit = static_cast<int>(ToInt(name, value(), 1, 1'000'000));
     } else if (name == "--json") {
@@ -235,6 +250,11 @@ Options Parse(const std::vector<std::string>& args,
   }
   ParseUrl(o);
   if (o.confirm + o.cancel > 1.0 + 1e-9) throw UsageError("--confirm + --cancel must be <= 1");
+  if (o.queue) {
+    if (o.mode != Mode::kBuyers) throw UsageError("--queue goes with --mode buyers");
+    if (o.processes != 1) throw UsageError("--queue runs in one process (drop --processes)");
+    if (o.duration_seconds > 0) throw UsageError("--queue runs a fixed --buyers, not --duration");
+  }
   if (o.duration_seconds > 0 && !buyers_given) o.buyers = INT64_MAX / 1024;
   if (o.secret.empty()) {
     if (auto s = env("AUTH_JWT_SECRET")) o.secret = *s;

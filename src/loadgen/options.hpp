@@ -64,6 +64,14 @@ struct Options {
   bool verify = true;
   double max_wait_seconds = 120;  // bound on waiting for abandoned holds to expire
   StoreAddresses stores;
+
+  // --queue: every buyer goes through the product's waiting room (join, poll, reserve with the
+  // admission token, confirm). A created product gets these waiting-room settings.
+  bool queue = false;
+  int admit_per_second = 500;
+  int max_active = 2000;
+  int admission_ttl_seconds = 60;
+  double sale_starts_in_seconds = 0;  // > 0: saleStartsAt that far ahead (exercises the pre-queue)
   std::string user_prefix;  // default: "lg<random>-", so runs never share buyers
   std::uint64_t seed = 1;
 };

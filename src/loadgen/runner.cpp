@@ -3,6 +3,7 @@
 #include "auth/jwt.hpp"
 #include "loadgen/api_client.hpp"
 #include "loadgen/engine.hpp"
+#include "loadgen/queue_mode.hpp"
 #include "loadgen/report.hpp"
 #include "loadgen/verify.hpp"
 
@@ -20,6 +21,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <ctime>
 #include <iomanip>
 #include <functional>
 #include <mutex>
@@ -29,6 +31,41 @@
 #include <thread>
 
 namespace ticketing::loadgen {
+namespace {
+
+// ISO-8601 UTC `seconds` from now, e.g. 2026-11-24T07:30:05.250Z.
+std::string IsoUtcIn(double seconds) {
+  const auto at = std::chrono::system_clock::now() +
+                  std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string QueueText(const QueueStats& q) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "waiting room\n"
+      << "  joined          " << q.joined << " (" << q.JoinsPerSecond() << " joins/s)\n"
+      << "  join latency    p50 " << q.join_latency.QuantileMicros(0.5) / 1000 << " ms, p99 "
+      << q.join_latency.QuantileMicros(0.99) / 1000 << " ms\n"
+      << "  wait to admit   p50 " << q.wait.QuantileMicros(0.5) / 1e6 << " s, p99 "
+      << q.wait.QuantileMicros(0.99) / 1e6 << " s, longest " << q.longest_wait_us / 1e6
+      << " s\n"
+      << "  status polls    " << q.polls << "\n  outcomes       ";
+  for (const auto& [k, n] : q.outcomes) out << " " << k << "=" << n;
+  out << "\n";
+  return out.str();
+}
+
+}  // namespace
+
 namespace {
 
 namespace json = boost::json;
@@ -265,6 +302,15 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
       json::object body{{"name", "loadgen flash sale"}, {"price", 10},
                         {"stock", o.stock}, {"perUserLimit", o.per_user_limit}};
       if (o.hold_seconds > 0) body["holdSeconds"] = o.hold_seconds;
+      if (o.queue) {
+        body["queue"] = {{"enabled", true},
+                         {"admitPerSecond", o.admit_per_second},
+                         {"maxActive", o.max_active},
+                         {"admissionTtlSeconds", o.admission_ttl_seconds}};
+        if (o.sale_starts_in_seconds > 0) {
+          body["saleStartsAt"] = IsoUtcIn(o.sale_starts_in_seconds);
+        }
+      }
       auth::Identity admin{"loadgen-admin", true};
       auto r = api.Send("POST", "/admin/products", json::serialize(body), jwt.Sign(admin, UnixNow() + 3600));
       if (r.status != 201) {
@@ -295,10 +341,15 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
   }
 
   Progress* progress = MapSharedProgress();
+  QueueStats queue;
   const bool show = o.progress == "on" || (o.progress == "auto" && isatty(2));
   RunStats stats;
   try {
-    if (o.processes > 1) {
+    if (o.queue) {
+      ProgressLine line(*progress, err, show);
+      stats = RunQueue(o, info.product_id, o.admit_per_second, queue, progress);
+      line.Stop();
+    } else if (o.processes > 1) {
       std::optional<ProgressLine> line;
       stats = RunWorkers(o, info.product_id, progress, err,
                          [&] { line.emplace(*progress, err, show); });
@@ -327,6 +378,7 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
 
   auto report = JsonReport(o, info, stats, {});
   out << TextReport(report) << std::flush;
+  if (o.queue) out << QueueText(queue) << std::flush;
   if (!o.plot_path.empty()) {
     std::string error;
     if (WritePlot(stats, o.plot_path, &error)) err << "loadgen: plot written to " << o.plot_path << "\n";
@@ -339,6 +391,7 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
     out << "checks\n" << ChecksText(checks) << std::flush;
   }
   report = JsonReport(o, info, stats, checks);
+  if (o.queue) report["queue"] = queue.ToJson();
   if (!o.json_path.empty()) {
     std::ofstream f(o.json_path);
     f << json::serialize(report) << "\n";

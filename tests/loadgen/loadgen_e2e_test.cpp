@@ -51,6 +51,39 @@ TEST(LoadgenEndToEnd, TwoThousandBuyersFiftyUnitsOneSecondHolds) {
   }
 }
 
+// Through the waiting room: a pre-queue (the sale opens 1 s after creation), an admission rate
+// and an active cap; every admitted buyer reserves with its token and confirms; exactly the
+// stock is sold and everyone else is told "sold out".
+TEST(LoadgenEndToEnd, QueueModeSellsExactlyTheStockThroughTheWaitingRoom) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}, {"QUEUE_TICK_MS", "50"}});
+  server.Start();
+  auto run = RunLoadgen(services, server,
+                        {"--queue", "--buyers", "3000", "--stock", "100", "--admit-per-second",
+                         "200", "--max-active", "50", "--admission-ttl", "30",
+                         "--sale-starts-in", "1", "--connections", "300", "--max-wait", "30"},
+                        "queue");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto& r = run.report;
+  ASSERT_FALSE(r.empty()) << run.output;
+  EXPECT_TRUE(r.at("ok").as_bool()) << run.output;
+  const auto& q = r.at("queue").as_object();
+  EXPECT_EQ(q.at("joined").to_number<std::uint64_t>(), 3000u) << run.output;
+  const auto& outcomes = q.at("outcomes").as_object();
+  EXPECT_EQ(outcomes.at("confirmed").to_number<std::uint64_t>(), 100u) << run.output;
+  EXPECT_EQ(outcomes.at("soldout").to_number<std::uint64_t>(), 2900u) << run.output;
+  EXPECT_FALSE(outcomes.contains("error")) << run.output;
+  EXPECT_GT(q.at("joinsPerSecond").to_number<double>(), 0);
+  // 100 admissions at 200/s after a 1 s pre-queue: the last admitted buyer waited >= 1 s.
+  EXPECT_GE(q.at("waitMs").as_object().at("max").to_number<double>(), 1000.0) << run.output;
+  for (const char* name : {"orders_equal_confirms", "sold_within_stock", "no_unit_leaked",
+                           "db_stock_plus_sold_equals_total",
+                           "redis_available_plus_live_equals_db_stock", "no_server_errors",
+                           "expected_statuses"}) {
+    EXPECT_TRUE(run.Check(name)) << name << "\n" << run.output;
+  }
+}
+
 TEST(LoadgenEndToEnd, MultiProcessWithSourceAddressesAndConnectFirst) {
   const auto& services = SharedServices();
   ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}});

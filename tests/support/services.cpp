@@ -73,9 +73,10 @@ const Services& SharedServices() {
   std::atexit(StopAll);
   // atexit does not run when the test process aborts (a sanitizer report, a timeout's
   // SIGKILL): a detached watcher stops the services once this process is gone.
+  const std::string remove = std::getenv("TICKETING_KEEP_TEST_DIRS") ? "" : "; rm -rf " + s->dir;
   std::string watcher = "setsid sh -c 'while kill -0 " + std::to_string(getpid()) +
                         " 2>/dev/null; do sleep 1; done; " + Script() + " stop " + s->dir +
-                        " >/dev/null 2>&1; rm -rf " + s->dir + "' </dev/null >/dev/null 2>&1 &";
+                        " >/dev/null 2>&1" + remove + "' </dev/null >/dev/null 2>&1 &";
   if (std::system(watcher.c_str()) != 0) std::cerr << "could not start the services watcher\n";
   return *s;
 }
