@@ -54,8 +54,9 @@ json::object JsonReport(const Options& o, const RunInfo& info, const RunStats& s
     checks_json.push_back(json::object{{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
   }
   const double seconds = std::max(1e-6, static_cast<double>(s.elapsed_us) / 1e6);
+  // Every HTTP answer, whatever it was for (the waiting room's joins and polls are no Op).
   std::uint64_t answered = 0, transport = 0;
-  for (const auto& op : s.ops) answered += op.answered;
+  for (const auto& [code, n] : s.status) answered += n;
   json::object transport_kinds;
   for (const auto& [k, n] : s.transport) {
     transport += n;
