@@ -2,9 +2,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <boost/json.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace ticketing::auth {
 
@@ -43,12 +49,48 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+};
+using MacCtx = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
+
+// This thread's HMAC-SHA256 context for `key`, keyed once. Re-initialising it with a NULL key
+// reuses the key's precomputed inner and outer pads, which the one-shot HMAC() recomputes on
+// every call (the larger part of the cost for a token-sized message). Few keys are ever used
+// (the JWT secret, the admission key), so a short list is enough.
+EVP_MAC_CTX* KeyedContext(std::string_view key) {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  thread_local std::vector<std::pair<std::string, MacCtx>> contexts;
+  for (auto& [k, ctx] : contexts) {
+    if (k == key) return ctx.get();
+  }
+  if (contexts.size() >= 8) contexts.clear();
+  MacCtx ctx(mac ? EVP_MAC_CTX_new(mac) : nullptr);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()),
+                           key.size(), params) != 1) {
+    throw std::runtime_error("HMAC-SHA256 context setup failed");
+  }
+  contexts.emplace_back(std::string(key), std::move(ctx));
+  return contexts.back().second.get();
+}
+
+}  // namespace
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return std::string(reinterpret_cast<char*>(mac), len);
+  EVP_MAC_CTX* ctx = KeyedContext(key);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out, &len, sizeof out) != 1) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return std::string(reinterpret_cast<char*>(out), len);
 }
 
 bool SafeEqual(std::string_view a, std::string_view b) {
