@@ -4,7 +4,7 @@
 #include "http/response.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
-#include "queue/iso_time.hpp"
+#include "common/iso_time.hpp"
 
 #include <boost/json.hpp>
 
@@ -167,16 +167,6 @@ json::value Money(std::int64_t cents) {
   return json::value(static_cast<double>(cents) / 100.0);
 }
 
-std::string IsoTime(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
-
 json::object ProductJson(const purchase::Product& p) {
   json::object o{{"id", p.id},
                  {"name", p.name},
@@ -185,7 +175,7 @@ json::object ProductJson(const purchase::Product& p) {
                  {"available", p.available},
                  {"perUserLimit", p.per_user_limit}};
   if (p.hold_seconds) o["holdSeconds"] = *p.hold_seconds;
-  if (p.sale_starts_at_ms) o["saleStartsAt"] = queue::FormatIsoUtcMs(*p.sale_starts_at_ms);
+  if (p.sale_starts_at_ms) o["saleStartsAt"] = FormatIsoUtcMs(*p.sale_starts_at_ms);
   if (p.queue) {
     o["queue"] = {{"enabled", p.queue->enabled},
                   {"admitPerSecond", p.queue->admit_per_second},
@@ -201,7 +191,7 @@ std::optional<std::optional<std::int64_t>> SaleStartField(const json::object& o)
   if (!v) return std::nullopt;
   if (v->is_null()) return std::optional<std::int64_t>{};
   if (!v->is_string()) Invalid("saleStartsAt must be an ISO-8601 UTC time string or null");
-  auto ms = queue::ParseIsoUtcMs(v->as_string());
+  auto ms = ParseIsoUtcMs(v->as_string());
   if (!ms) Invalid("saleStartsAt must look like 2026-11-24T18:00:00Z");
   return std::optional<std::int64_t>{*ms};
 }
@@ -266,7 +256,7 @@ json::object PlaceJson(const queue::Place& p) {
   if (!p.queue_enabled) o["queueEnabled"] = false;
   if (p.admission_token) {
     o["admissionToken"] = *p.admission_token;
-    o["admissionExpiresAt"] = IsoTime(p.admission_expires_at_ms);
+    o["admissionExpiresAt"] = FormatIsoUtcMs(p.admission_expires_at_ms);
   }
   return o;
 }
@@ -451,7 +441,7 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
       co_return Json(201, {{"reservationId", v.id},
                            {"productId", v.product_id},
                            {"quantity", v.quantity},
-                           {"expiresAt", IsoTime(v.expires_at_ms)},
+                           {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)},
                            {"expiresIn", (v.expires_at_ms - v.now_ms + 999) / 1000}});
     }
     auto rid = StringField(body, "reservationId", 64);
@@ -475,7 +465,7 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
                       {"productId", v.product_id},
                       {"quantity", v.quantity},
                       {"state", v.state}};
-    body["expiresAt"] = v.expires_at_ms > 0 ? json::value(IsoTime(v.expires_at_ms)) : nullptr;
+    body["expiresAt"] = v.expires_at_ms > 0 ? json::value(FormatIsoUtcMs(v.expires_at_ms)) : nullptr;
     co_return Json(200, body);
   }
   if (queue_ && (seg.size() == 2 || seg.size() == 3) && seg[0] == "queue") {
@@ -499,7 +489,7 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
                         {"admissionTtlSeconds", i.admission_ttl_seconds},
                         {"soldOut", i.sold_out}};
       body["saleStartsAt"] =
-          i.sale_starts_at_ms ? json::value(queue::FormatIsoUtcMs(*i.sale_starts_at_ms)) : nullptr;
+          i.sale_starts_at_ms ? json::value(FormatIsoUtcMs(*i.sale_starts_at_ms)) : nullptr;
       co_return Json(200, body);
     }
     if (seg[2] == "join") {

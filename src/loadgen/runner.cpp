@@ -2,6 +2,7 @@
 
 #include "auth/jwt.hpp"
 #include "loadgen/api_client.hpp"
+#include "common/iso_time.hpp"
 #include "loadgen/engine.hpp"
 #include "loadgen/queue_mode.hpp"
 #include "loadgen/report.hpp"
@@ -32,20 +33,6 @@
 
 namespace ticketing::loadgen {
 namespace {
-
-// ISO-8601 UTC `seconds` from now, e.g. 2026-11-24T07:30:05.250Z.
-std::string IsoUtcIn(double seconds) {
-  const auto at = std::chrono::system_clock::now() +
-                  std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
 
 std::string QueueText(const QueueStats& q) {
   std::ostringstream out;
@@ -308,7 +295,11 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
                          {"maxActive", o.max_active},
                          {"admissionTtlSeconds", o.admission_ttl_seconds}};
         if (o.sale_starts_in_seconds > 0) {
-          body["saleStartsAt"] = IsoUtcIn(o.sale_starts_in_seconds);
+          body["saleStartsAt"] = FormatIsoUtcMs(
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count() +
+              static_cast<std::int64_t>(o.sale_starts_in_seconds * 1000));
         }
       }
       auth::Identity admin{"loadgen-admin", true};

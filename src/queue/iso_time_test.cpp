@@ -1,4 +1,4 @@
-#include "queue/iso_time.hpp"
+#include "common/iso_time.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "auth/jwt.hpp"
-#include "queue/iso_time.hpp"
+#include "common/iso_time.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
@@ -143,7 +143,7 @@ class QueueFlow : public ::testing::Test {
                       {"perUserLimit", 1},
                       {"holdSeconds", hold_seconds}};
     if (!queue.empty()) body["queue"] = queue;
-    if (start) body["saleStartsAt"] = queue::FormatIsoUtcMs(*start);
+    if (start) body["saleStartsAt"] = FormatIsoUtcMs(*start);
     auto r = api_.Post("/admin/products", json::serialize(body), Token("ops", true));
     EXPECT_EQ(r.status, 201) << r.body;
     return r.json.at("id").as_int64();
@@ -530,7 +530,7 @@ TEST_F(QueueFlow, SettingsArePersistedChangeableAndRestored) {
   auto got = api_.Get(path);
   ASSERT_EQ(got.status, 200);
   EXPECT_EQ(got.json.at("queue").at("admitPerSecond").as_int64(), 7);
-  EXPECT_EQ(queue::ParseIsoUtcMs(got.json.at("saleStartsAt").as_string()), start);
+  EXPECT_EQ(ParseIsoUtcMs(got.json.at("saleStartsAt").as_string()), start);
   auto patched =
       api_.Send({"PATCH", "/admin/products/" + std::to_string(product),
                  R"({"queue":{"admitPerSecond":9},"saleStartsAt":null})", Token("ops", true)});
@@ -553,7 +553,7 @@ TEST_F(QueueFlow, SettingsArePersistedChangeableAndRestored) {
   ASSERT_EQ(warmed.status, 200) << warmed.body;
   EXPECT_EQ(redis_.Get({"HGET", RedisReader::Prefix(product) + ":info", "qrate"}), "9");
   EXPECT_EQ(redis_.Get({"HGET", RedisReader::Prefix(product) + ":info", "start"}),
-            std::to_string(*queue::ParseIsoUtcMs("2030-01-02T03:04:05.678Z")));
+            std::to_string(*ParseIsoUtcMs("2030-01-02T03:04:05.678Z")));
   auto again = api_.Get(path);
   EXPECT_EQ(again.json.at("saleStartsAt").as_string(), "2030-01-02T03:04:05.678Z");
   EXPECT_EQ(again.json.at("queue").at("maxActive").as_int64(), 70);

@@ -1,13 +1,13 @@
 #pragma once
-// ISO-8601 timestamps <-> unix milliseconds, without the C library's time zones. Header-only so
-// that the HTTP layer can validate saleStartsAt without linking the queue.
+// ISO-8601 timestamps <-> unix milliseconds, without the C library's time zones. Header-only;
+// used by the HTTP layer, the waiting room and the load generator.
 #include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace ticketing::queue {
+namespace ticketing {
 
 namespace detail {
 
@@ -108,4 +108,4 @@ inline std::string FormatIsoUtcMs(std::int64_t ms) {
   return buf;
 }
 
-}  // namespace ticketing::queue
+}  // namespace ticketing
