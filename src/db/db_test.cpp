@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/support/services.hpp"
+#include "tests/support/test_db.hpp"
 
 namespace ticketing::db {
 namespace {
@@ -27,13 +28,7 @@ using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 Options TestOptions() {
-  const auto& s = testing::SharedServices();
-  Options o;
-  o.host = s.Get("DB_HOST");
-  o.port = static_cast<std::uint16_t>(s.Port("DB_PORT"));
-  o.user = s.Get("DB_USERNAME");
-  o.password = s.Get("DB_PASSWORD");
-  o.database = s.Get("DB_DATABASE");
+  Options o = testing::TestDbOptions();
   o.pool_size = 2;
   o.connect_timeout = seconds(2);
   o.read_timeout = seconds(3);

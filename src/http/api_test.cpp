@@ -1,6 +1,7 @@
 // The API as a pure function: routing, auth, validation and outcome mapping, with a fake
 // purchase service (storage is covered by the integration tests).
 #include "http/api.hpp"
+#include "http/api_test_support.hpp"
 
 #include "common/errors.hpp"
 
@@ -65,20 +66,12 @@ class ApiTest : public ::testing::Test {
 
   Response Call(bhttp::verb method, std::string target, std::string body = "",
                 std::string token = "") {
-    Request req{method, target, 11};
-    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-    req.body() = body;
-    net::io_context ctx;
-    auto fut = net::co_spawn(ctx, api_.Handle(req), net::use_future);
-    ctx.run();
-    return fut.get();
+    return CallApi(api_, method, std::move(target), std::move(body), token);
   }
   std::string Buyer(std::string id = "alice") { return jwt_.Sign({id, false}, kNow + 60); }
   std::string Admin() { return jwt_.Sign({"ops", true}, kNow + 60); }
-  static json::value Body(const Response& r) { return json::parse(r.body()); }
-  static std::string Code(const Response& r) {
-    return std::string(Body(r).at("error").at("code").as_string());
-  }
+  static json::value Body(const Response& r) { return ResponseJson(r); }
+  static std::string Code(const Response& r) { return ErrorCode(r); }
 
   FakeService fake_;
   auth::JwtCodec jwt_;

@@ -2,6 +2,7 @@
 #include "purchase/order_writer.hpp"
 
 #include "tests/support/services.hpp"
+#include "tests/support/test_db.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,13 +17,7 @@ namespace ticketing::purchase {
 namespace {
 
 db::Options Options() {
-  const auto& s = testing::SharedServices();
-  db::Options o;
-  o.host = s.Get("DB_HOST");
-  o.port = static_cast<std::uint16_t>(s.Port("DB_PORT"));
-  o.user = s.Get("DB_USERNAME");
-  o.password = s.Get("DB_PASSWORD");
-  o.database = s.Get("DB_DATABASE");
+  db::Options o = testing::TestDbOptions();
   o.pool_size = 4;
   return o;
 }

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "http/api.hpp"
+#include "http/api_test_support.hpp"
 #include "queue/admission.hpp"
 
 namespace ticketing::http {
@@ -119,21 +120,14 @@ class QueueApiTest : public ::testing::Test {
 
   Response Call(bhttp::verb method, std::string target, std::string body = "",
                 std::string token = "", std::string admission = "") {
-    Request req{method, target, 11};
-    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-    if (!admission.empty()) req.set("X-Admission-Token", admission);
-    req.body() = body;
-    net::io_context ctx;
-    auto fut = net::co_spawn(ctx, api_.Handle(req), net::use_future);
-    ctx.run();
-    return fut.get();
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!admission.empty()) headers.emplace_back("X-Admission-Token", admission);
+    return CallApi(api_, method, std::move(target), std::move(body), token, headers);
   }
   std::string Buyer(std::string id = "alice") { return jwt_.Sign({id, false}, kNow + 60); }
   std::string Admin() { return jwt_.Sign({"ops", true}, kNow + 60); }
-  static json::value Body(const Response& r) { return json::parse(r.body()); }
-  static std::string Code(const Response& r) {
-    return std::string(Body(r).at("error").at("code").as_string());
-  }
+  static json::value Body(const Response& r) { return ResponseJson(r); }
+  static std::string Code(const Response& r) { return ErrorCode(r); }
 
   FakePurchase purchase_;
   auth::JwtCodec jwt_;

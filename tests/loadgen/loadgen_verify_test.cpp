@@ -7,6 +7,7 @@
 #include "db/db.hpp"
 #include "redis/blocking_client.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/test_db.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,16 +42,7 @@ class LoadgenVerify : public ::testing::Test {
     return r.json.at("id").as_int64();
   }
 
-  db::Connection Db() {
-    const auto& s = SharedServices();
-    db::Options o;
-    o.host = s.Get("DB_HOST");
-    o.port = static_cast<std::uint16_t>(s.Port("DB_PORT"));
-    o.user = s.Get("DB_USERNAME");
-    o.password = s.Get("DB_PASSWORD");
-    o.database = s.Get("DB_DATABASE");
-    return db::Connection(o);
-  }
+  db::Connection Db() { return db::Connection(TestDbOptions()); }
 
   redis::BlockingConnection Redis() {
     const auto& s = SharedServices();
