@@ -132,6 +132,7 @@ int Serve() {
   purchase_options.redis_port = cfg->redis_port;
   purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
   purchase_options.sold_out = &sold_out;
+  purchase_options.id_key = auth::HmacSha256(cfg->jwt_secret, "reservation-ids");
 
   queue::Options queue_options;
   queue_options.max_waiting = cfg->queue_max_waiting;

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -115,9 +116,12 @@ Config Load(const Lookup& lookup) {
   c.queue_poll_timeout_seconds = static_cast<int>(
       r.Int("QUEUE_POLL_TIMEOUT_SECONDS", c.queue_poll_timeout_seconds, 1, 86400));
   c.queue_max_waiting = r.Int("QUEUE_MAX_WAITING", c.queue_max_waiting, 1, 1'000'000'000);
-  if (c.confirm_lease_seconds <= 3 * c.db_timeout_seconds && r.Raw("CONFIRM_LEASE_SECONDS")) {
-    // A lease shorter than a confirm's worst-case database time lets a sweeper settle a
-    // confirm that is still committing; the finish step repairs that, but warn by refusing.
+  // A confirm must be able to finish its database work (a few statements, each bounded by
+  // DB_TIMEOUT_SECONDS) well inside its lease, or sweepers would take over confirms that are
+  // merely slow. Enforced always: unset, the lease grows with the database timeout.
+  if (!r.Raw("CONFIRM_LEASE_SECONDS")) {
+    c.confirm_lease_seconds = std::max(c.confirm_lease_seconds, 3 * c.db_timeout_seconds + 1);
+  } else if (c.confirm_lease_seconds <= 3 * c.db_timeout_seconds) {
     throw ConfigError("CONFIRM_LEASE_SECONDS: expected more than 3 x DB_TIMEOUT_SECONDS (" +
                       std::to_string(3 * c.db_timeout_seconds) + ")");
   }
@@ -139,8 +143,14 @@ Config Load(const Lookup& lookup) {
   for (auto* l : kLevels) ok = ok || c.log_level == l;
   if (!ok) throw ConfigError("LOG_LEVEL: expected trace|debug|info|warn|error|off");
   c.fault = r.String("TICKETING_FAULT", "");
-  if (!c.fault.empty() && c.fault != "crash_before_commit" && c.fault != "crash_after_commit") {
-    throw ConfigError("TICKETING_FAULT: expected crash_before_commit|crash_after_commit");
+  const bool stall = c.fault.starts_with("stall_before_insert:") &&
+                     c.fault.size() > 20 &&
+                     c.fault.find_first_not_of("0123456789", 20) == std::string::npos &&
+                     c.fault.size() <= 26;
+  if (!c.fault.empty() && c.fault != "crash_before_commit" && c.fault != "crash_after_commit" &&
+      !stall) {
+    throw ConfigError(
+        "TICKETING_FAULT: expected crash_before_commit|crash_after_commit|stall_before_insert:MS");
   }
   return c;
 }

@@ -55,7 +55,7 @@ struct Config {
   bool share_port = false;
 
   std::string log_level = "info";  // LOG_LEVEL: trace|debug|info|warn|error|off
-  std::string fault;               // TICKETING_FAULT: test-only crash points
+  std::string fault;               // TICKETING_FAULT: test-only crash/stall points
 };
 
 using Lookup = std::function<std::optional<std::string>(std::string_view name)>;

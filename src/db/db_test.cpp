@@ -73,7 +73,7 @@ class DbTest : public ::testing::Test {
 };
 
 TEST_F(DbTest, MigrateIsIdempotentAndSafeConcurrently) {
-  c_.Execute("DROP TABLE IF EXISTS orders, products, schema_migrations");
+  c_.Execute("DROP TABLE IF EXISTS orders, products, revoked_leases, schema_migrations");
 
   constexpr int kThreads = 3;
   std::latch start(kThreads);
@@ -91,9 +91,10 @@ TEST_F(DbTest, MigrateIsIdempotentAndSafeConcurrently) {
   Migrate(c_);
   Migrate(c_);
   Result versions = c_.Execute("SELECT version FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 2u);
+  ASSERT_EQ(versions.rows.size(), 3u);
   EXPECT_EQ(versions.rows[0][0], "1");
   EXPECT_EQ(versions.rows[1][0], "2");
+  EXPECT_EQ(versions.rows[2][0], "3");
   EXPECT_EQ(Scalar(c_,
                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
                    "AND table_name IN ('products', 'orders')"),

@@ -56,7 +56,17 @@ const std::vector<Migration> kMigrations = {
          "ALTER TABLE products ADD COLUMN sale_starts_at DATETIME(3) NULL, "
          "ADD COLUMN queue_json TEXT NULL",
      }},
-    // {3, {"ALTER TABLE ..."}},  <- next migration goes here
+    // Confirm leases a sweeper took over (src/purchase/README.md, "Fencing"): a confirm whose
+    // lease id is here rolls back instead of committing its order.
+    {3,
+     {
+         R"sql(CREATE TABLE IF NOT EXISTS revoked_leases (
+  lease_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  reservation_id VARCHAR(64) NOT NULL,
+  revoked_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+     }},
+    // {4, {"ALTER TABLE ..."}},  <- next migration goes here
 };
 
 constexpr std::string_view kLockName = "ticketing_migrate";

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -64,6 +65,9 @@ Response FromOutcome(Outcome o) {
       return Error(409, "QUEUE_NOT_ENABLED", "this product has no waiting room");
     case Outcome::kTicketNotFound:
       return Error(404, "TICKET_NOT_FOUND", "no such ticket for this buyer and product");
+    case Outcome::kIdempotencyConflict:
+      return Error(409, "IDEMPOTENCY_CONFLICT",
+                   "this Idempotency-Key was used for a reserve of another quantity");
     case Outcome::kQueueFull: {
       auto res = Error(503, "QUEUE_FULL", "the line is full; try again later");
       res.set(bhttp::field::retry_after, "5");
@@ -242,6 +246,17 @@ std::string_view QueryParam(std::string_view target, std::string_view name) {
     rest.remove_prefix(amp + 1);
   }
   return {};
+}
+
+// Empty (no key) or 1-64 characters from a safe set (it becomes part of a Redis key).
+bool ValidIdempotencyKey(std::string_view key) {
+  if (key.size() > 64) return false;
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 json::object PlaceJson(const queue::Place& p) {
@@ -435,14 +450,23 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
         if (!verified) co_return FromOutcome(Outcome::kNotAdmitted);
         ticket = std::move(*verified);
       }
-      auto r = co_await purchase_.ReserveWithAdmission(who.user, product_id, quantity, ticket);
+      // A retried reserve (its first answer lost to a timeout) carries the same key and gets
+      // the same hold back instead of a second one.
+      std::string idempotency_key(req["Idempotency-Key"]);
+      if (!ValidIdempotencyKey(idempotency_key)) {
+        Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+      }
+      auto r = co_await purchase_.ReserveWithAdmission(who.user, product_id, quantity, ticket,
+                                                       idempotency_key);
       if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
       const auto& v = r.value;
-      co_return Json(201, {{"reservationId", v.id},
-                           {"productId", v.product_id},
-                           {"quantity", v.quantity},
-                           {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)},
-                           {"expiresIn", (v.expires_at_ms - v.now_ms + 999) / 1000}});
+      json::object body{{"reservationId", v.id},
+                        {"productId", v.product_id},
+                        {"quantity", v.quantity},
+                        {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)},
+                        {"expiresIn", std::max<std::int64_t>(0, (v.expires_at_ms - v.now_ms + 999) / 1000)}};
+      if (v.repeated) body["state"] = v.state;
+      co_return Json(v.repeated ? 200 : 201, body);
     }
     auto rid = StringField(body, "reservationId", 64);
     if (seg[1] == "confirm") {
@@ -453,6 +477,26 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
     auto outcome = co_await purchase_.Cancel(who.user, rid);
     if (outcome != Outcome::kOk) co_return FromOutcome(outcome);
     co_return Json(200, {{"reservationId", rid}, {"state", "cancelled"}});
+  }
+  if (seg.size() == 2 && seg[0] == "purchase" && seg[1] == "reservations") {
+    // GET /purchase/reservations?productId=N: the caller's live holds of the product (a buyer
+    // whose reserve answer was lost finds the hold here).
+    route = static_cast<int>(Route::kReservation);
+    only(bhttp::verb::get, "GET");
+    auto who = identity(false);
+    auto id = ParseId(QueryParam(target, "productId"));
+    if (!id) Invalid("productId query parameter is required (a positive integer)");
+    auto r = co_await purchase_.ListReservations(who.user, *id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array list;
+    for (const auto& v : r.value) {
+      list.push_back(json::object{{"reservationId", v.id},
+                                  {"productId", v.product_id},
+                                  {"quantity", v.quantity},
+                                  {"state", v.state},
+                                  {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)}});
+    }
+    co_return Json(200, {{"reservations", std::move(list)}});
   }
   if (seg.size() == 3 && seg[0] == "purchase" && seg[1] == "reservations") {
     route = static_cast<int>(Route::kReservation);

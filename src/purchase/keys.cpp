@@ -1,5 +1,7 @@
 #include "purchase/keys.hpp"
 
+#include "auth/jwt.hpp"
+
 #include <openssl/rand.h>
 
 #include <charconv>
@@ -42,6 +44,43 @@ std::optional<std::int64_t> ParseReservationId(std::string_view rid) {
   auto [p, ec] = std::from_chars(rid.data(), rid.data() + dash, id);
   if (ec != std::errc() || p != rid.data() + dash || id <= 0) return std::nullopt;
   return id;
+}
+
+namespace {
+constexpr std::size_t kRandomHex = 20;
+constexpr std::size_t kMacHex = 12;
+}  // namespace
+
+std::string SignedIds::Mac(std::string_view head, std::string_view user) const {
+  std::string data(head);
+  data.push_back('|');
+  data.append(user);
+  const std::string raw = auth::HmacSha256(key_, data);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(kMacHex);
+  for (std::size_t i = 0; i < kMacHex / 2; ++i) {
+    const auto b = static_cast<unsigned char>(raw[i]);
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::string SignedIds::New(std::int64_t product_id, std::string_view user) const {
+  std::string rid = NewReservationId(product_id);
+  rid.resize(rid.size() - kMacHex);  // "<id>-<20 random hex>"
+  rid += Mac(rid, user);
+  return rid;
+}
+
+std::optional<std::int64_t> SignedIds::Verify(std::string_view rid, std::string_view user) const {
+  auto product_id = ParseReservationId(rid);
+  if (!product_id) return std::nullopt;
+  const std::string_view head = rid.substr(0, rid.size() - kMacHex);
+  if (!auth::SafeEqual(Mac(head, user), rid.substr(rid.size() - kMacHex))) return std::nullopt;
+  static_assert(kRandomHex + kMacHex == 32);
+  return product_id;
 }
 
 }  // namespace ticketing::purchase::keys

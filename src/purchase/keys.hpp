@@ -29,4 +29,20 @@ std::string NewReservationId(std::int64_t product_id);
 // The product id of a well-formed reservation id.
 std::optional<std::int64_t> ParseReservationId(std::string_view rid);
 
+// Reservation ids that only their buyer can use: of the 32 hex digits, 20 are random and 12 an
+// HMAC-SHA256 over the product, the random part and the buyer under a server key. A made-up or
+// another buyer's id is refused without asking Redis or the database (a random id must not
+// cost a database query).
+class SignedIds {
+ public:
+  explicit SignedIds(std::string key) : key_(std::move(key)) {}
+  std::string New(std::int64_t product_id, std::string_view user) const;
+  // The product id if `rid` is well formed and was made for `user` under this key.
+  std::optional<std::int64_t> Verify(std::string_view rid, std::string_view user) const;
+
+ private:
+  std::string Mac(std::string_view head, std::string_view user) const;
+  std::string key_;
+};
+
 }  // namespace ticketing::purchase::keys

@@ -39,4 +39,18 @@ TEST(Keys, ShareTheProductHashTag) {
 }
 
 }  // namespace
+TEST(SignedIds, OnlyTheBuyersOwnIdsVerify) {
+  SignedIds ids("key-key-key-key-key-key-key-key-0123");
+  const auto rid = ids.New(42, "alice");
+  EXPECT_EQ(rid.size(), 35u);  // "42-" + 32 hex
+  EXPECT_EQ(ids.Verify(rid, "alice"), 42);
+  EXPECT_FALSE(ids.Verify(rid, "bob"));
+  EXPECT_FALSE(SignedIds("another-key-another-key-another-key").Verify(rid, "alice"));
+  std::string forged = rid;
+  forged[5] = forged[5] == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(ids.Verify(forged, "alice"));
+  EXPECT_FALSE(ids.Verify("42-" + std::string(32, 'a'), "alice"));
+  EXPECT_NE(ids.New(42, "alice"), rid);
+}
+
 }  // namespace ticketing::purchase::keys

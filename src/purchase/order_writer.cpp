@@ -7,24 +7,72 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
+#include <string_view>
+#include <thread>
+
 #include <signal.h>
 #include <unistd.h>
 
 namespace ticketing::purchase {
 namespace {
 
-// Redo the batch one order at a time (a duplicate reservation, or too little stock for all).
+// Redo the batch one order at a time (a duplicate reservation, too little stock for all, a
+// buyer over the limit, a revoked lease).
 struct FallBack {};
 struct NoStock {};
+struct LimitReached {};
+struct LeaseRevoked {};
+
+struct ProductTerms {
+  bool found = false;
+  std::int64_t price_cents = 0;
+  std::int64_t per_user_limit = 0;
+};
 
 // Locks the product row first. Inserting an order takes a shared lock on it (foreign key) and
 // the stock UPDATE then needs an exclusive one: two transactions (two server processes
 // confirming the same product) holding the shared lock would deadlock. FOR UPDATE makes them
-// queue instead.
-std::int64_t Price(db::Connection& c, std::int64_t product_id, bool& found) {
-  auto r = c.Execute("SELECT price_cents FROM products WHERE id = ? FOR UPDATE", {product_id});
-  found = !r.rows.empty();
-  return found ? std::stoll(r.rows[0].at(0).value_or("0")) : 0;
+// queue instead, which also makes the per-buyer sums below exact.
+ProductTerms LockProduct(db::Connection& c, std::int64_t product_id) {
+  auto r = c.Execute("SELECT price_cents, per_user_limit FROM products WHERE id = ? FOR UPDATE",
+                     {product_id});
+  if (r.rows.empty()) return {};
+  return {true, std::stoll(r.rows[0].at(0).value_or("0")),
+          std::stoll(r.rows[0].at(1).value_or("0"))};
+}
+
+// "?, ?, ?" for n parameters.
+std::string Placeholders(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += i ? ", ?" : "?";
+  return s;
+}
+
+// Whether any of these leases was revoked by a sweeper. A locking read: a sweeper revoking one
+// of them now waits for this transaction, and this one sees a revocation committed before.
+bool AnyRevoked(db::Connection& c, const std::vector<const OrderRequest*>& group) {
+  std::vector<db::Param> params;
+  for (const auto* r : group) params.emplace_back(r->lease_id);
+  auto rows = c.Execute("SELECT lease_id FROM revoked_leases WHERE lease_id IN (" +
+                            Placeholders(params.size()) + ") LOCK IN SHARE MODE",
+                        params);
+  return !rows.rows.empty();
+}
+
+// Whether a buyer's orders of the product (this transaction's included) pass the limit. The
+// database enforces the limit itself, so it holds even when Redis lost its counters.
+bool OverLimit(db::Connection& c, std::int64_t product_id, std::int64_t limit,
+               const std::vector<const OrderRequest*>& group) {
+  std::vector<db::Param> params{product_id};
+  std::set<std::string> users;
+  for (const auto* r : group) users.insert(r->user);
+  for (const auto& u : users) params.emplace_back(u);
+  auto rows = c.Execute(
+      "SELECT COALESCE(MAX(s), 0) FROM (SELECT SUM(quantity) AS s FROM orders WHERE "
+      "product_id = ? AND user_id IN (" + Placeholders(users.size()) + ") GROUP BY user_id) t",
+      params);
+  return !rows.rows.empty() && std::stoll(rows.rows[0].at(0).value_or("0")) > limit;
 }
 
 }  // namespace
@@ -113,79 +161,103 @@ void OrderWriter::Drain(db::Connection* c, std::exception_ptr connect_error,
 
 std::vector<OrderWriter::Outcome> OrderWriter::WriteBatch(db::Connection& c,
                                                           const std::vector<Pending>& batch) {
-  if (batch.size() == 1) return {WriteOne(c, batch[0].request)};
-  const std::int64_t product_id = batch[0].request.product_id;
-  std::int64_t units = 0;
-  for (const auto& p : batch) units += p.request.quantity;
-
-  bool commit_sent = false;
   std::vector<Outcome> out(batch.size());
+  std::vector<const OrderRequest*> group;
+  std::vector<std::size_t> index;
+  const auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].request.deadline <= now) {
+      out[i] = Outcome{std::make_exception_ptr(db::Unavailable(
+                           "the database did not get to this confirm before its deadline")),
+                       {}};
+    } else {
+      group.push_back(&batch[i].request);
+      index.push_back(i);
+    }
+  }
+  if (group.empty()) return out;
+  auto written = WriteGroup(c, group);
+  for (std::size_t k = 0; k < group.size(); ++k) out[index[k]] = std::move(written[k]);
+  return out;
+}
+
+std::vector<OrderWriter::Outcome> OrderWriter::WriteGroup(
+    db::Connection& c, const std::vector<const OrderRequest*>& group) {
+  if (group.size() == 1) return {WriteOne(c, *group[0])};
+  const std::int64_t product_id = group[0]->product_id;
+  std::int64_t units = 0;
+  for (const auto* p : group) units += p->quantity;
+
+  auto one_by_one = [&] {
+    std::vector<Outcome> each(group.size());
+    for (std::size_t i = 0; i < group.size(); ++i) each[i] = WriteOne(c, *group[i]);
+    return each;
+  };
+  bool commit_sent = false;
+  std::vector<Outcome> out(group.size());
   try {
-    std::int64_t price = 0;
     db::Transaction(c, [&] {
-      bool found = false;
-      price = Price(c, product_id, found);
-      if (!found) throw FallBack{};
+      StallIfAsked();
+      const ProductTerms terms = LockProduct(c, product_id);
+      if (!terms.found) throw FallBack{};
       std::string sql =
           "INSERT INTO orders (reservation_id, product_id, user_id, quantity, unit_price_cents, "
           "total_price_cents) VALUES ";
       std::vector<db::Param> params;
-      params.reserve(batch.size() * 6);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        const auto& r = batch[i].request;
+      params.reserve(group.size() * 6);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        const auto& r = *group[i];
         sql += i ? ", (?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?)";
         params.insert(params.end(), {r.reservation_id, product_id, r.user,
-                                     std::int64_t{r.quantity}, price, price * r.quantity});
+                                     std::int64_t{r.quantity}, terms.price_cents,
+                                     terms.price_cents * r.quantity});
       }
       c.Execute(sql, params);
       auto upd = c.Execute("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
                            {units, product_id, units});
       if (upd.affected_rows == 0) throw FallBack{};
+      if (AnyRevoked(c, group)) throw FallBack{};
+      if (OverLimit(c, product_id, terms.per_user_limit, group)) throw FallBack{};
       CrashIf("crash_before_commit");
       commit_sent = true;
     });
     transactions_.fetch_add(1);
-    orders_.fetch_add(batch.size());
+    orders_.fetch_add(group.size());
     CrashIf("crash_after_commit");
   } catch (const FallBack&) {
-    for (std::size_t i = 0; i < batch.size(); ++i) out[i] = WriteOne(c, batch[i].request);
-    return out;
+    return one_by_one();
   } catch (const db::QueryError& e) {
     if (e.code != db::kErrDuplicateKey) {
-      out.assign(batch.size(), Outcome{std::current_exception(), {}});
+      out.assign(group.size(), Outcome{std::current_exception(), {}});
       return out;
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) out[i] = WriteOne(c, batch[i].request);
-    return out;
+    return one_by_one();
   } catch (const db::Unavailable& e) {
     auto err = commit_sent ? std::make_exception_ptr(CommitUnknown(e.what()))
                            : std::current_exception();
-    out.assign(batch.size(), Outcome{err, {}});
+    out.assign(group.size(), Outcome{err, {}});
     return out;
   } catch (...) {
-    out.assign(batch.size(), Outcome{std::current_exception(), {}});
+    out.assign(group.size(), Outcome{std::current_exception(), {}});
     return out;
   }
 
   // Committed. The order ids: one read (auto-increment values of one multi-row insert need
   // not be consecutive under innodb_autoinc_lock_mode=2, MySQL 8's default).
   try {
-    std::string sql = "SELECT id, reservation_id, product_id, quantity, total_price_cents "
-                      "FROM orders WHERE reservation_id IN (";
     std::vector<db::Param> params;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      sql += i ? ", ?" : "?";
-      params.emplace_back(batch[i].request.reservation_id);
-    }
-    sql += ")";
-    auto rows = c.Execute(sql, params);
+    for (const auto* r : group) params.emplace_back(r->reservation_id);
+    auto rows = c.Execute(
+        "SELECT id, reservation_id, product_id, quantity, total_price_cents FROM orders "
+        "WHERE reservation_id IN (" + Placeholders(params.size()) + ")",
+        params);
     std::map<std::string, Order> by_rid;
     for (const auto& row : rows.rows) {
       Order o = OrderFromRow(row);
       by_rid.emplace(o.reservation_id, o);
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto it = by_rid.find(batch[i].request.reservation_id);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      auto it = by_rid.find(group[i]->reservation_id);
       if (it == by_rid.end()) {
         out[i] = Outcome{std::make_exception_ptr(std::runtime_error("committed order not found")), {}};
       } else {
@@ -194,7 +266,7 @@ std::vector<OrderWriter::Outcome> OrderWriter::WriteBatch(db::Connection& c,
     }
   } catch (const std::exception& e) {
     // Committed for sure, ids unknown: the sweeper settles these holds from the database.
-    out.assign(batch.size(),
+    out.assign(group.size(),
                Outcome{std::make_exception_ptr(CommitUnknown(
                            std::string("order committed, id not read back: ") + e.what())),
                        {}});
@@ -206,17 +278,20 @@ OrderWriter::Outcome OrderWriter::WriteOne(db::Connection& c, const OrderRequest
   bool commit_sent = false;
   try {
     auto result = db::Transaction(c, [&]() -> OrderResult {
-      bool found = false;
-      const std::int64_t price = Price(c, r.product_id, found);
-      if (!found) throw NoStock{};
-      const std::int64_t total = price * r.quantity;
+      StallIfAsked();
+      const ProductTerms terms = LockProduct(c, r.product_id);
+      if (!terms.found) throw NoStock{};
+      const std::int64_t total = terms.price_cents * r.quantity;
       auto ins = c.Execute(
           "INSERT INTO orders (reservation_id, product_id, user_id, quantity, unit_price_cents, "
           "total_price_cents) VALUES (?, ?, ?, ?, ?, ?)",
-          {r.reservation_id, r.product_id, r.user, std::int64_t{r.quantity}, price, total});
+          {r.reservation_id, r.product_id, r.user, std::int64_t{r.quantity}, terms.price_cents,
+           total});
+      if (AnyRevoked(c, {&r})) throw LeaseRevoked{};
       auto upd = c.Execute("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
                            {std::int64_t{r.quantity}, r.product_id, std::int64_t{r.quantity}});
       if (upd.affected_rows == 0) throw NoStock{};
+      if (OverLimit(c, r.product_id, terms.per_user_limit, {&r})) throw LimitReached{};
       CrashIf("crash_before_commit");
       commit_sent = true;
       return OrderResult{OrderResult::kCommitted,
@@ -229,6 +304,10 @@ OrderWriter::Outcome OrderWriter::WriteOne(db::Connection& c, const OrderRequest
     return Outcome{nullptr, result};
   } catch (const NoStock&) {
     return Outcome{nullptr, OrderResult{OrderResult::kNoStock, {}}};
+  } catch (const LimitReached&) {
+    return Outcome{nullptr, OrderResult{OrderResult::kLimitReached, {}}};
+  } catch (const LeaseRevoked&) {
+    return Outcome{nullptr, OrderResult{OrderResult::kLeaseRevoked, {}}};
   } catch (const db::QueryError& e) {
     if (e.code == db::kErrDuplicateKey) {
       try {
@@ -247,6 +326,12 @@ OrderWriter::Outcome OrderWriter::WriteOne(db::Connection& c, const OrderRequest
   } catch (...) {
     return Outcome{std::current_exception(), {}};
   }
+}
+
+void OrderWriter::StallIfAsked() const {
+  constexpr std::string_view kStall = "stall_before_insert:";
+  if (!fault_.starts_with(kStall)) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::stoll(fault_.substr(kStall.size()))));
 }
 
 void OrderWriter::CrashIf(const char* point) const {

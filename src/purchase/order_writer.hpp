@@ -11,6 +11,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <cstdint>
@@ -27,13 +28,20 @@ struct OrderRequest {
   std::int64_t product_id = 0;
   std::string user;
   int quantity = 0;
+  // The confirm lease this order is written under: if a sweeper revoked it (revoked_leases),
+  // the order is not written.
+  std::string lease_id;
+  // Not started after this: the caller's lease would run out while it waits.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct OrderResult {
   enum Kind {
-    kCommitted,  // this call made the order
-    kDuplicate,  // an earlier call made it (order holds that one)
-    kNoStock,    // the database has fewer units than asked for; nothing written
+    kCommitted,     // this call made the order
+    kDuplicate,     // an earlier call made it (order holds that one)
+    kNoStock,       // the database has fewer units than asked for; nothing written
+    kLimitReached,  // the buyer's orders would pass the product's per-buyer limit; nothing written
+    kLeaseRevoked,  // a sweeper took this confirm's lease over; nothing written
   } kind = kCommitted;
   Order order;
 };
@@ -46,7 +54,9 @@ class CommitUnknown : public UnavailableError {
 
 class OrderWriter {
  public:
-  // `fault`: test-only "crash_before_commit" / "crash_after_commit" SIGKILLs the process there.
+  // `fault`: test-only "crash_before_commit" / "crash_after_commit" SIGKILLs the process there;
+  // "stall_before_insert:MS" sleeps MS inside each order transaction before its INSERT (a
+  // confirm that outlives its lease).
   OrderWriter(db::Pool& pool, std::size_t max_batch = 128, std::string fault = "");
   // Waits until no worker is inside this writer (the pool must still be running).
   ~OrderWriter();
@@ -86,9 +96,13 @@ class OrderWriter {
   void Enqueue(Pending pending);
   // On a worker: writes batches of `product_id` until none is waiting.
   void Drain(db::Connection* c, std::exception_ptr connect_error, std::int64_t product_id);
+  // Outcomes in the batch's order. Requests past their deadline fail with db::Unavailable.
   std::vector<Outcome> WriteBatch(db::Connection& c, const std::vector<Pending>& batch);
+  // One transaction for all of `group` (one product); redone one by one if any cannot commit.
+  std::vector<Outcome> WriteGroup(db::Connection& c, const std::vector<const OrderRequest*>& group);
   Outcome WriteOne(db::Connection& c, const OrderRequest& r);
   void CrashIf(const char* point) const;
+  void StallIfAsked() const;
 
   db::Pool& pool_;
   std::size_t max_batch_;

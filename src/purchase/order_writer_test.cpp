@@ -28,12 +28,12 @@ class OrderWriterTest : public ::testing::Test {
     db::Connection c(Options());
     db::Migrate(c);
   }
-  std::int64_t Product(int stock) {
+  std::int64_t Product(int stock, int per_user_limit = 1000000) {
     db::Connection c(Options());
     auto r = c.Execute(
         "INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
-        "hold_seconds) VALUES ('p', 250, ?, ?, 1, 60)",
-        {std::int64_t{stock}, std::int64_t{stock}});
+        "hold_seconds) VALUES ('p', 250, ?, ?, ?, 60)",
+        {std::int64_t{stock}, std::int64_t{stock}, std::int64_t{per_user_limit}});
     return static_cast<std::int64_t>(r.insert_id);
   }
   std::int64_t Scalar(const std::string& sql) {
@@ -52,10 +52,12 @@ class OrderWriterTest : public ::testing::Test {
             OrderRequest copy = r;
             try {
               auto res = co_await w.Write(std::move(copy));
-              out[r.reservation_id] = res.kind == OrderResult::kCommitted   ? "committed"
-                                      : res.kind == OrderResult::kDuplicate ? "duplicate"
-                                                                            : "nostock";
-              if (res.kind != OrderResult::kNoStock) {
+              out[r.reservation_id] = res.kind == OrderResult::kCommitted      ? "committed"
+                                      : res.kind == OrderResult::kDuplicate    ? "duplicate"
+                                      : res.kind == OrderResult::kLimitReached ? "limit"
+                                      : res.kind == OrderResult::kLeaseRevoked ? "revoked"
+                                                                               : "nostock";
+              if (res.kind == OrderResult::kCommitted || res.kind == OrderResult::kDuplicate) {
                 EXPECT_EQ(res.order.reservation_id, r.reservation_id);
                 EXPECT_EQ(res.order.total_cents, 250 * r.quantity);
                 EXPECT_GT(res.order.id, 0);
@@ -72,6 +74,52 @@ class OrderWriterTest : public ::testing::Test {
     return out;
   }
 };
+
+// The per-buyer limit is the database's too (Redis may have lost its counters): in one batch,
+// a buyer's orders past the limit are refused and everyone else's commit.
+TEST_F(OrderWriterTest, PerBuyerLimitIsEnforcedInTheTransaction) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool, 64);
+  auto product = Product(100, 2);
+  std::vector<OrderRequest> reqs;
+  for (int i = 0; i < 5; ++i) reqs.push_back({"lim-x-" + std::to_string(i), product, "x", 1});
+  for (int i = 0; i < 5; ++i) reqs.push_back({"lim-y-" + std::to_string(i), product, "y" + std::to_string(i), 1});
+  auto out = WriteAll(writer, reqs);
+  int committed_x = 0, limited_x = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto& kind = out["lim-x-" + std::to_string(i)];
+    committed_x += kind == "committed";
+    limited_x += kind == "limit";
+    EXPECT_EQ(out["lim-y-" + std::to_string(i)], "committed");
+  }
+  EXPECT_EQ(committed_x, 2);
+  EXPECT_EQ(limited_x, 3);
+  EXPECT_EQ(Scalar("SELECT SUM(quantity) FROM orders WHERE product_id = " +
+                   std::to_string(product) + " AND user_id = 'x'"),
+            2);
+  EXPECT_EQ(Scalar("SELECT stock FROM products WHERE id = " + std::to_string(product)), 93);
+}
+
+// A lease a sweeper revoked writes no order, alone or in a batch with others.
+TEST_F(OrderWriterTest, RevokedLeaseWritesNothing) {
+  db::Pool pool(Options());
+  OrderWriter writer(pool, 64);
+  auto product = Product(10);
+  {
+    db::Connection c(Options());
+    c.Execute("INSERT INTO revoked_leases (lease_id, reservation_id) VALUES ('lease-gone', 'rv-0')");
+  }
+  std::vector<OrderRequest> reqs{{"rv-0", product, "a", 1, "lease-gone"}};
+  for (int i = 1; i <= 5; ++i) {
+    reqs.push_back({"rv-" + std::to_string(i), product, "b" + std::to_string(i), 1,
+                    "lease-" + std::to_string(i)});
+  }
+  auto out = WriteAll(writer, reqs);
+  EXPECT_EQ(out["rv-0"], "revoked");
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(out["rv-" + std::to_string(i)], "committed");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE reservation_id = 'rv-0'"), 0);
+  EXPECT_EQ(Scalar("SELECT stock FROM products WHERE id = " + std::to_string(product)), 5);
+}
 
 TEST_F(OrderWriterTest, SellsExactlyTheStockInFewTransactions) {
   db::Pool pool(Options());

@@ -1,6 +1,9 @@
 #include "purchase/purchase_service.hpp"
 
 #include <boost/json.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
 #include "metrics/log.hpp"
@@ -121,24 +124,25 @@ Order OrderFromRow(const db::Row& row) {
 net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
                                                              std::int64_t product_id,
                                                              int quantity) {
-  return ReserveWithAdmission(std::move(user), product_id, quantity, std::string());
+  return ReserveWithAdmission(std::move(user), product_id, quantity, std::string(), std::string());
 }
 
 net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
-    std::string user, std::int64_t product_id, int quantity, std::string admission_ticket) {
-  if (options_.sold_out && options_.sold_out->IsSoldOut(product_id)) {
+    std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
+    std::string idempotency_key) {
+  if (options_.sold_out && options_.sold_out->IsSoldOut(product_id) && idempotency_key.empty()) {
     Registry::Get().Count(Event::kSoldOutFlagHit);
     co_return Result<Reservation>{Outcome::kSoldOut, {}};
   }
   const auto prefix = keys::Prefix(product_id);
   for (int attempt = 0;; ++attempt) {
-    auto rid = keys::NewReservationId(product_id);
+    auto rid = ids_.New(product_id, user);
     // Named vectors: GCC 12 cannot keep a braced list's array alive across co_await in a loop.
     std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
                                   keys::User(prefix, user), keys::Hold(prefix, rid)};
     std::vector<std::string> args{user, std::to_string(quantity), rid,
                                   std::to_string(options_.default_hold_seconds), prefix,
-                                  admission_ticket};
+                                  admission_ticket, idempotency_key};
     auto reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args);
     const auto& tag = Tag(reply);
     if (tag == "OK") {
@@ -147,15 +151,42 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
           rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
       co_return Result<Reservation>{Outcome::kOk, std::move(r)};
     }
+    if (tag == "REPEATED") {
+      const auto& e = reply.elements;
+      if (e[2].integer != quantity) co_return Result<Reservation>{Outcome::kIdempotencyConflict, {}};
+      Reservation r{e[1].str, product_id, quantity, e[3].str, e[4].integer, e[5].integer, true};
+      if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
+      co_return Result<Reservation>{Outcome::kOk, std::move(r)};
+    }
     if (tag == "NOT_FOUND") co_return Result<Reservation>{Outcome::kProductNotFound, {}};
     if (tag == "SOLD_OUT") co_return Result<Reservation>{Outcome::kSoldOut, {}};
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
     if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
     if (tag == "NOT_ADMITTED") co_return Result<Reservation>{Outcome::kNotAdmitted, {}};
-    // DUPLICATE: a 128-bit id collided; draw another.
+    // DUPLICATE: the random part of an id collided; draw another.
     if (attempt >= 2)
       throw std::runtime_error(std::string("reserve: reservation id collided again"));
   }
+}
+
+net::awaitable<Result<std::vector<Reservation>>> PurchaseService::ListReservations(
+    std::string user, std::int64_t product_id) {
+  const auto prefix = keys::Prefix(product_id);
+  auto reply = co_await redis_.Eval(Scripts::Get().list_holds,
+                                    redis::List(prefix + ":uh:" + user), redis::List(prefix));
+  if (reply.IsError() || reply.elements.empty()) {
+    throw std::runtime_error("list_holds: " + reply.str);
+  }
+  std::vector<Reservation> out;
+  const auto now = reply.elements[0].integer;
+  for (std::size_t i = 1; i < reply.elements.size(); ++i) {
+    const auto& h = reply.elements[i].elements;
+    Reservation r{h[0].str, product_id, static_cast<int>(h[1].integer), h[2].str, h[3].integer,
+                  now};
+    if (r.state == "held" && r.expires_at_ms <= now) r.state = "expired";
+    out.push_back(std::move(r));
+  }
+  co_return Result<std::vector<Reservation>>{Outcome::kOk, std::move(out)};
 }
 
 std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservation_id,
@@ -183,97 +214,151 @@ net::awaitable<std::optional<Order>> PurchaseService::FindOrder(std::string rese
 
 net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
                                                        std::string reservation_id) {
-  auto product_id = keys::ParseReservationId(reservation_id);
+  // A made-up or another buyer's id costs nothing: no Redis, no database.
+  auto product_id = ids_.Verify(reservation_id, user);
   if (!product_id) co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
   const auto prefix = keys::Prefix(*product_id);
   const auto hold_key = keys::Hold(prefix, reservation_id);
   const auto& scripts = Scripts::Get();
 
-  auto begin = co_await redis_.Eval(
-      scripts.confirm_begin, redis::List(hold_key),
-      redis::List(prefix, reservation_id, user, std::to_string(options_.confirm_lease.count())));
-  const auto& tag = Tag(begin);
-  if (tag == "NOT_FOUND") {
-    // Finished holds are kept a day; after that the order (if any) is only in the database.
-    if (auto order = co_await FindOrder(reservation_id, user)) {
-      co_return ConfirmResult{Outcome::kOk, *order, false};
+  // A second round only when a sweeper revoked the first round's lease (the hold is then back
+  // to held, expired, or still being settled).
+  for (int round = 0;; ++round) {
+    const std::string lease_id = keys::NewReservationId(*product_id);
+    const auto started = std::chrono::steady_clock::now();
+    auto begin = co_await redis_.Eval(
+        scripts.confirm_begin, redis::List(hold_key),
+        redis::List(prefix, reservation_id, user, std::to_string(options_.confirm_lease.count()),
+                    lease_id));
+    const auto& tag = Tag(begin);
+    if (tag == "NOT_FOUND") {
+      // Finished holds are kept a day; after that the order (if any) is only in the database.
+      if (auto order = co_await FindOrder(reservation_id, user)) {
+        co_return ConfirmResult{Outcome::kOk, *order, false};
+      }
+      co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
     }
-    co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
-  }
-  if (tag == "EXPIRED") co_return ConfirmResult{Outcome::kReservationExpired, {}, false};
-  if (tag == "CANCELLED") co_return ConfirmResult{Outcome::kReservationCancelled, {}, false};
-  if (tag == "CONFIRMING") co_return ConfirmResult{Outcome::kConfirmInProgress, {}, false};
-  if (tag == "CONFIRMED") {
-    Order o{std::stoll(begin.elements[1].str), reservation_id, *product_id,
-            static_cast<int>(begin.elements[3].integer), std::stoll(begin.elements[2].str)};
-    co_return ConfirmResult{Outcome::kOk, o, false};
-  }
-  const int quantity = static_cast<int>(begin.elements[1].integer);
+    if (tag == "EXPIRED") co_return ConfirmResult{Outcome::kReservationExpired, {}, false};
+    if (tag == "CANCELLED") co_return ConfirmResult{Outcome::kReservationCancelled, {}, false};
+    if (tag == "CONFIRMING") co_return ConfirmResult{Outcome::kConfirmInProgress, {}, false};
+    if (tag == "CONFIRMED") {
+      Order o{std::stoll(begin.elements[1].str), reservation_id, *product_id,
+              static_cast<int>(begin.elements[3].integer), std::stoll(begin.elements[2].str)};
+      co_return ConfirmResult{Outcome::kOk, o, false};
+    }
+    const int quantity = static_cast<int>(begin.elements[1].integer);
 
-  // The hold is ours under the lease. One transaction (shared with concurrent confirms of the
-  // product: group commit): the order, unique per reservation, and the stock decrement guarded
-  // by stock >= quantity.
-  OrderRequest request{reservation_id, *product_id, user, quantity};
-  OrderResult tx;
-  bool outcome_unknown = false;
-  std::exception_ptr failure;
-  try {
-    tx = co_await writer_.Write(std::move(request));
-  } catch (const CommitUnknown& e) {
-    // COMMIT was sent but not acknowledged: the order may exist. Leave the hold confirming;
-    // when the lease runs out a sweeper settles it from the database.
-    Registry::Get().Count(Event::kDbUnavailable);
-    log::Warn("confirm_commit_unknown", {{"reservation", reservation_id}, {"error", e.what()}});
-    outcome_unknown = true;
-    failure = std::current_exception();
-  } catch (const db::Unavailable&) {
-    Registry::Get().Count(Event::kDbUnavailable);
-    failure = std::current_exception();
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  if (failure) {
-    // Nothing committed: back to held so that a retry can confirm. (co_await is not allowed
-    // inside a handler, hence the exception_ptr.) If this fails too, the lease runs out and a
-    // sweeper restores the hold.
-    if (!outcome_unknown) {
+    // The hold is ours under the lease. One transaction (shared with concurrent confirms of the
+    // product: group commit): the order, unique per reservation, the stock decrement guarded by
+    // stock >= quantity, the buyer's limit, and the check that no sweeper revoked our lease.
+    // It must start within half the lease, so that it ends (bounded by the database timeouts,
+    // see config) before a sweeper may take the lease over; if it does not, the fence in the
+    // database still keeps a late commit out.
+    OrderRequest request{reservation_id, *product_id, user, quantity, lease_id,
+                         started + options_.confirm_lease / 2};
+    OrderResult tx;
+    bool outcome_unknown = false;
+    std::exception_ptr failure;
+    try {
+      tx = co_await writer_.Write(std::move(request));
+    } catch (const CommitUnknown& e) {
+      // COMMIT was sent but not acknowledged: the order may exist. Leave the hold confirming;
+      // when the lease runs out a sweeper settles it from the database.
+      Registry::Get().Count(Event::kDbUnavailable);
+      log::Warn("confirm_commit_unknown", {{"reservation", reservation_id}, {"error", e.what()}});
+      outcome_unknown = true;
+      failure = std::current_exception();
+    } catch (const db::Unavailable&) {
+      Registry::Get().Count(Event::kDbUnavailable);
+      failure = std::current_exception();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      // Nothing committed: back to held so that a retry can confirm. (co_await is not allowed
+      // inside a handler, hence the exception_ptr.) If this fails too, the lease runs out and a
+      // sweeper restores the hold.
+      if (!outcome_unknown) {
+        co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
+                             redis::List(prefix, reservation_id, "restore", lease_id));
+      }
+      std::rethrow_exception(failure);
+    }
+
+    if (tx.kind == OrderResult::kLeaseRevoked) {
+      // A sweeper decided this hold while we waited for the database; it holds the hold now.
+      log::Warn("confirm_lease_revoked", {{"reservation", reservation_id}});
+      if (round == 0) continue;
+      co_return ConfirmResult{Outcome::kConfirmInProgress, {}, false};
+    }
+    if (tx.kind == OrderResult::kLimitReached) {
+      // The buyer already owns the product's limit (the database says so even if Redis forgot):
+      // end the hold and give its units back.
       co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
-                           redis::List(prefix, reservation_id, "restore"));
+                           redis::List(prefix, reservation_id, "release", lease_id));
+      co_return ConfirmResult{Outcome::kLimitReached, {}, false};
     }
-    std::rethrow_exception(failure);
+    if (tx.kind == OrderResult::kNoStock) {
+      // Redis let the hold through but the database has no stock for it: the two disagree.
+      // End the hold without giving back units, then make Redis agree with the database (the
+      // database may be short by fewer units than the hold had).
+      Registry::Get().Count(Event::kConfirmVoided);
+      log::Error("confirm_no_database_stock",
+                 {{"reservation", reservation_id}, {"product", *product_id}});
+      co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
+                           redis::List(prefix, reservation_id, "void", lease_id));
+      std::exception_ptr sync_error;
+      try {
+        co_await SyncStock(*product_id);
+      } catch (...) {
+        sync_error = std::current_exception();
+      }
+      if (sync_error) log::Warn("stock_sync_after_void_failed", {{"product", *product_id}});
+      co_return ConfirmResult{Outcome::kSoldOut, {}, false};
+    }
+    if (tx.kind == OrderResult::kCommitted) Registry::Get().Count(Event::kConfirmCommitted);
+    co_await FinishConfirm(hold_key, prefix, reservation_id, tx.order);
+    co_return ConfirmResult{Outcome::kOk, tx.order, tx.kind == OrderResult::kCommitted};
   }
+}
 
-  if (tx.kind == OrderResult::kNoStock) {
-    // Redis let the hold through but the database has no stock for it: the two disagree.
-    // End the hold without giving back units the database does not have.
-    Registry::Get().Count(Event::kConfirmVoided);
-    log::Error("confirm_no_database_stock",
-               {{"reservation", reservation_id}, {"product", *product_id}});
-    co_await redis_.Eval(scripts.confirm_abort, redis::List(hold_key),
-                         redis::List(prefix, reservation_id, "void"));
-    co_return ConfirmResult{Outcome::kSoldOut, {}, false};
-  }
-  if (tx.kind == OrderResult::kCommitted) Registry::Get().Count(Event::kConfirmCommitted);
-  try {
-    auto fin = co_await redis_.Eval(scripts.confirm_finish, redis::List(hold_key),
-                                    redis::List(prefix, reservation_id, std::to_string(tx.order.id),
-                                                std::to_string(tx.order.total_cents)));
-    const auto& status = Status(fin);
-    if (status == "RETAKEN") {
-      Registry::Get().Count(Event::kConfirmRetaken);
-      log::Warn("confirm_retaken", {{"reservation", reservation_id}});
-    } else if (status == "MISSING") {
-      log::Warn("confirm_hold_missing", {{"reservation", reservation_id}});
+net::awaitable<bool> PurchaseService::FinishConfirm(const std::string& hold_key,
+                                                    const std::string& prefix,
+                                                    const std::string& reservation_id,
+                                                    const Order& order) {
+  net::steady_timer pause(co_await net::this_coro::executor);
+  std::chrono::milliseconds backoff{20};
+  for (int attempt = 1;; ++attempt) {
+    std::string error;
+    try {
+      auto fin = co_await redis_.Eval(
+          Scripts::Get().confirm_finish, redis::List(hold_key),
+          redis::List(prefix, reservation_id, std::to_string(order.id),
+                      std::to_string(order.total_cents)));
+      const auto& status = Status(fin);
+      if (status == "RETAKEN") {
+        Registry::Get().Count(Event::kConfirmRetaken);
+        log::Warn("confirm_retaken", {{"reservation", reservation_id}});
+      } else if (status == "MISSING") {
+        log::Warn("confirm_hold_missing", {{"reservation", reservation_id}});
+      }
+      co_return true;
+    } catch (const redis::Unavailable& e) {
+      error = e.what();
     }
-  } catch (const redis::Unavailable& e) {
-    // The order is committed; the hold stays confirming until a sweeper settles it.
-    log::Warn("confirm_finish_deferred", {{"reservation", reservation_id}, {"error", e.what()}});
+    if (attempt >= 4) {
+      // The order is committed; the hold stays confirming until a sweeper settles it.
+      log::Warn("confirm_finish_deferred", {{"reservation", reservation_id}, {"error", error}});
+      co_return false;
+    }
+    pause.expires_after(backoff);
+    co_await pause.async_wait(net::use_awaitable);
+    backoff *= 4;
   }
-  co_return ConfirmResult{Outcome::kOk, tx.order, tx.kind == OrderResult::kCommitted};
 }
 
 net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string reservation_id) {
-  auto product_id = keys::ParseReservationId(reservation_id);
+  auto product_id = ids_.Verify(reservation_id, user);
   if (!product_id) co_return Outcome::kReservationNotFound;
   const auto prefix = keys::Prefix(*product_id);
   auto reply =
@@ -292,7 +377,7 @@ net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string re
 
 net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string user,
                                                                     std::string reservation_id) {
-  auto product_id = keys::ParseReservationId(reservation_id);
+  auto product_id = ids_.Verify(reservation_id, user);
   if (!product_id) co_return Result<Reservation>{Outcome::kReservationNotFound, {}};
   auto reply = co_await redis_.Command(
       redis::List("HMGET", keys::Hold(keys::Prefix(*product_id), reservation_id), "user", "qty",

@@ -1,6 +1,7 @@
 #pragma once
 // The purchase flow on Redis (the fast gate: scripts in lua/) and the database (the truth).
 #include "db/db.hpp"
+#include "purchase/keys.hpp"
 #include "purchase/order_writer.hpp"
 #include "purchase/service.hpp"
 #include "purchase/sold_out.hpp"
@@ -20,6 +21,8 @@ struct Options {
   std::chrono::milliseconds redis_timeout{2000};
   // Process-wide sold-out flags (kept fresh by the waiting-room ticker); none: always ask Redis.
   const SoldOutBoard* sold_out = nullptr;
+  // Signs reservation ids (keys::SignedIds); derived from the server secret.
+  std::string id_key = "reservation-ids-unconfigured-key";
 };
 
 // One per I/O thread: `redis` must belong to the calling thread's io_context; `db` and
@@ -27,13 +30,17 @@ struct Options {
 class PurchaseService final : public Service {
  public:
   PurchaseService(redis::Connection& redis, db::Pool& db, OrderWriter& writer, Options options)
-      : redis_(redis), db_(db), writer_(writer), options_(std::move(options)) {}
+      : redis_(redis), db_(db), writer_(writer), options_(std::move(options)),
+        ids_(options_.id_key) {}
 
   net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
                                               int quantity) override;
   net::awaitable<Result<Reservation>> ReserveWithAdmission(std::string user,
                                                            std::int64_t product_id, int quantity,
-                                                           std::string admission_ticket) override;
+                                                           std::string admission_ticket,
+                                                           std::string idempotency_key) override;
+  net::awaitable<Result<std::vector<Reservation>>> ListReservations(
+      std::string user, std::int64_t product_id) override;
   net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) override;
   net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) override;
   net::awaitable<Result<Reservation>> GetReservation(std::string user,
@@ -53,10 +60,16 @@ class PurchaseService final : public Service {
  private:
   net::awaitable<std::optional<Order>> FindOrder(std::string reservation_id, std::string user);
 
+  // Marks confirmed a hold whose order committed; retried at once (a lost reply must not leave
+  // the hold confirming until its lease runs out). Returns false if Redis never answered.
+  net::awaitable<bool> FinishConfirm(const std::string& hold_key, const std::string& prefix,
+                                     const std::string& reservation_id, const Order& order);
+
   redis::Connection& redis_;
   db::Pool& db_;
   OrderWriter& writer_;
   Options options_;
+  keys::SignedIds ids_;
 };
 
 // Reads an order row (id, reservation_id, product_id, quantity, total_price_cents).

@@ -17,6 +17,7 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_sync_stock)),
       redis::Script(std::string(lua::k_init_product)),
       redis::Script(std::string(lua::k_product_settings)),
+      redis::Script(std::string(lua::k_list_holds)),
   };
   return scripts;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ticketing::purchase {
 
@@ -27,6 +28,7 @@ enum class Outcome {
   kQueueNotEnabled,  // the product has no waiting room
   kTicketNotFound,   // no such waiting-room ticket for this buyer and product
   kQueueFull,        // the line is at its cap
+  kIdempotencyConflict,  // the Idempotency-Key was used for a reserve of another quantity
 };
 
 // A product's waiting room (see src/queue/README.md).
@@ -44,6 +46,7 @@ struct Reservation {
   std::string state;  // held|confirming|confirmed|cancelled|expired
   std::int64_t expires_at_ms = 0;
   std::int64_t now_ms = 0;  // Redis time when read, for expiresIn
+  bool repeated = false;    // an earlier reserve with the same idempotency key made it
 };
 
 struct Order {
@@ -121,11 +124,18 @@ class Service {
   // Reserve, presenting the ticket of a verified admission token ("" if none). Also -> kSaleNotOpen
   // (before the sale start), kNotAdmitted (queue-enabled product and no admitted, unused ticket of
   // this buyer). A successful reserve uses the admission up.
-  virtual net::awaitable<Result<Reservation>> ReserveWithAdmission(std::string user,
-                                                                   std::int64_t product_id,
-                                                                   int quantity,
-                                                                   std::string /*ticket*/) {
+  // With `idempotency_key` (may be ""), a repeat of the same buyer's reserve of the product
+  // returns the first one's hold (repeated=true, whatever its state now) instead of a new one;
+  // -> kIdempotencyConflict when the repeat asks for another quantity.
+  virtual net::awaitable<Result<Reservation>> ReserveWithAdmission(
+      std::string user, std::int64_t product_id, int quantity, std::string /*ticket*/,
+      std::string /*idempotency_key*/) {
     return Reserve(std::move(user), product_id, quantity);
+  }
+  // The caller's live (held or confirming) holds of a product, oldest first.
+  virtual net::awaitable<Result<std::vector<Reservation>>> ListReservations(
+      std::string /*user*/, std::int64_t /*product_id*/) {
+    co_return Result<std::vector<Reservation>>{Outcome::kOk, {}};
   }
   // Turns the caller's live hold into an order; repeats return the same order (created=false).
   // -> kOk, kReservationNotFound, kReservationExpired, kReservationCancelled,

@@ -60,8 +60,10 @@ net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
       Registry::Get().Count(Event::kHoldExpired, static_cast<std::uint64_t>(released));
       stats.released_units += released;
     }
-    for (const auto& rid : reply.elements[1].elements) {
-      co_await Settle(product_id, rid.str);
+    // Claimed confirming holds come as (reservation id, its lost lease id, our claim id).
+    const auto& claimed = reply.elements[1].elements;
+    for (std::size_t i = 0; i + 2 < claimed.size(); i += 3) {
+      co_await Settle(product_id, claimed[i].str, claimed[i + 1].str, claimed[i + 2].str);
       ++stats.settled;
     }
     // A full batch means more may be due right now.
@@ -70,16 +72,33 @@ net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
   co_return stats;
 }
 
-net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string& reservation_id) {
-  // The hold is claimed for a lease by the sweep script; if the database cannot answer, the
-  // claim runs out and a later pass tries again.
-  auto order =
-      co_await db_.Run([&](db::Connection& c) { return SelectOrder(c, reservation_id); });
+net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string& reservation_id,
+                                     const std::string& lost_lease, const std::string& claim) {
+  // The database decides, in one transaction: the order exists (the confirm committed), or the
+  // lost lease is revoked so that its confirm, however late, can no longer commit (it checks
+  // revoked_leases inside its own transaction). The locking read waits for a confirm that has
+  // inserted the order but not committed yet, and otherwise keeps one from inserting it until
+  // the revocation is committed. If the database cannot answer, our claim runs out and a later
+  // pass tries again.
+  auto order = co_await db_.Run([&](db::Connection& c) {
+    return db::Transaction(c, [&]() -> std::optional<Order> {
+      auto rows = c.Execute(
+          "SELECT id, reservation_id, product_id, quantity, total_price_cents FROM orders "
+          "WHERE reservation_id = ? FOR UPDATE",
+          {reservation_id});
+      if (!rows.rows.empty()) return OrderFromRow(rows.rows.front());
+      if (!lost_lease.empty()) {
+        c.Execute("INSERT IGNORE INTO revoked_leases (lease_id, reservation_id) VALUES (?, ?)",
+                  {lost_lease, reservation_id});
+      }
+      return std::nullopt;
+    });
+  });
   const auto prefix = keys::Prefix(product_id);
   // Built before the co_await: GCC 12 mishandles ?: temporaries inside a co_await expression.
   auto args = order ? redis::List(prefix, reservation_id, "1", std::to_string(order->id),
-                                  std::to_string(order->total_cents))
-                    : redis::List(prefix, reservation_id, "0", "", "");
+                                  std::to_string(order->total_cents), claim)
+                    : redis::List(prefix, reservation_id, "0", "", "", claim);
   auto reply = co_await redis_.Eval(Scripts::Get().settle,
                                     redis::List(keys::Hold(prefix, reservation_id)), args);
   const std::string& outcome = reply.str;

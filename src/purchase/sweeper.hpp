@@ -39,7 +39,9 @@ class Sweeper {
 
  private:
   net::awaitable<SweepStats> SweepProduct(std::int64_t product_id);
-  net::awaitable<void> Settle(std::int64_t product_id, const std::string& reservation_id);
+  // Settles a claimed confirming hold from the database (see sweeper.cpp).
+  net::awaitable<void> Settle(std::int64_t product_id, const std::string& reservation_id,
+                              const std::string& lost_lease, const std::string& claim);
 
   redis::Connection& redis_;
   db::Pool& db_;

@@ -29,10 +29,10 @@ class FakePurchase : public purchase::Service {
   net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
                                                                   std::int64_t product,
                                                                   int q) override {
-    return ReserveWithAdmission(std::move(user), product, q, "");
+    return ReserveWithAdmission(std::move(user), product, q, "", "");
   }
   net::awaitable<purchase::Result<purchase::Reservation>> ReserveWithAdmission(
-      std::string, std::int64_t product, int q, std::string ticket) override {
+      std::string, std::int64_t product, int q, std::string ticket, std::string) override {
     ++reserves;
     last_ticket = ticket;
     co_return purchase::Result<purchase::Reservation>{

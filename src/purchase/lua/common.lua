@@ -14,6 +14,14 @@ local function leave_active(prefix, hkey, user)
   if redis.call('HGET', hkey, 'adm') == '1' then redis.call('ZREM', prefix .. ':q:active', user) end
 end
 
+-- prefix:uh:<user> lists the buyer's live holds (GET /purchase/reservations?productId=).
+local function end_hold(prefix, rid, hkey, user)
+  leave_active(prefix, hkey, user)
+  redis.call('SREM', prefix .. ':uh:' .. user, rid)
+  redis.call('ZREM', prefix .. ':exp', rid)
+  redis.call('PEXPIRE', hkey, RETAIN_MS)
+end
+
 -- Returns a live hold's units to the product and ends the hold in `state`. prefix:held counts
 -- the units of holds in state 'held' (units that may come back), so it drops here for those.
 local function release(prefix, rid, hkey, state)
@@ -21,19 +29,26 @@ local function release(prefix, rid, hkey, state)
   local qty = tonumber(h[2])
   redis.call('INCRBY', prefix .. ':avail', qty)
   if h[3] == 'held' then redis.call('DECRBY', prefix .. ':held', qty) end
-  leave_active(prefix, hkey, h[1])
   local ukey = prefix .. ':u:' .. h[1]
   if tonumber(redis.call('DECRBY', ukey, qty)) <= 0 then redis.call('DEL', ukey) end
   redis.call('HSET', hkey, 'state', state, 'ended', now_ms())
-  redis.call('ZREM', prefix .. ':exp', rid)
-  redis.call('PEXPIRE', hkey, RETAIN_MS)
+  redis.call('HDEL', hkey, 'lid')
+  end_hold(prefix, rid, hkey, h[1])
   return qty
 end
 
 -- Marks a confirming hold confirmed with its order.
 local function mark_confirmed(prefix, rid, hkey, order, total)
-  leave_active(prefix, hkey, redis.call('HGET', hkey, 'user'))
   redis.call('HSET', hkey, 'state', 'confirmed', 'order', order, 'total', total, 'ended', now_ms())
-  redis.call('ZREM', prefix .. ':exp', rid)
-  redis.call('PEXPIRE', hkey, RETAIN_MS)
+  redis.call('HDEL', hkey, 'lid')
+  end_hold(prefix, rid, hkey, redis.call('HGET', hkey, 'user'))
+end
+
+-- confirming -> held again (its confirm did not commit), still expiring at its old time.
+local function restore_held(prefix, rid, hkey)
+  local h = redis.call('HMGET', hkey, 'exp', 'qty')
+  redis.call('HSET', hkey, 'state', 'held')
+  redis.call('HDEL', hkey, 'lease', 'lid')
+  redis.call('INCRBY', prefix .. ':held', tonumber(h[2]))
+  redis.call('ZADD', prefix .. ':exp', tonumber(h[1]), rid)
 end

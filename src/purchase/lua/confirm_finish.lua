@@ -1,6 +1,8 @@
--- After the order committed: confirming -> confirmed. If a sweeper already released the units
--- (the lease ran out while the commit was still in flight), the database counts them sold, so
--- take them back from the available count (it may dip below zero; reserves treat that as 0).
+-- After the order committed: confirming -> confirmed. The database is the truth, so this holds
+-- whoever has the lease now (a sweeper that took it over will find the same order). A hold
+-- that is no longer confirming can only have been settled from the database (confirmed: done)
+-- or come back from a Redis that lost data (held/expired/cancelled: the order's units are sold,
+-- so take them back from the available count; it may dip below zero, reserves treat that as 0).
 -- KEYS[1] prefix:h:<rid>   ARGV[1] prefix  ARGV[2] rid  ARGV[3] orderId  ARGV[4] totalCents
 -- -> 'OK' | 'RETAKEN' | 'MISSING'
 local h = redis.call('HMGET', KEYS[1], 'state', 'qty', 'user')

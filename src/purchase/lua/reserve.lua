@@ -5,13 +5,26 @@
 -- KEYS[5] prefix:h:<rid>
 -- ARGV[1] user  ARGV[2] quantity  ARGV[3] rid  ARGV[4] default hold seconds  ARGV[5] prefix
 -- ARGV[6] admission ticket ('' if none was presented)
+-- ARGV[7] idempotency key ('' if none): the same buyer, product and key get the first hold back
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
---    | {'DUPLICATE'}
+--    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
 local qty = tonumber(ARGV[2])
 local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
 if not info[1] then return {'NOT_FOUND'} end
 local now = now_ms()
+local ikey = nil
+if ARGV[7] and ARGV[7] ~= '' then
+  -- A retry (the first answer was lost to a timeout) finds the hold the first attempt made.
+  ikey = ARGV[5] .. ':k:' .. ARGV[1] .. ':' .. ARGV[7]
+  local prev = redis.call('GET', ikey)
+  if prev then
+    local h = redis.call('HMGET', ARGV[5] .. ':h:' .. prev, 'qty', 'state', 'exp')
+    if h[1] then
+      return {'REPEATED', prev, tonumber(h[1]), h[2], tonumber(h[3]), now}
+    end
+  end
+end
 if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
 local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end
@@ -37,6 +50,10 @@ redis.call('INCRBY', KEYS[4], qty)
 redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', qty, 'state', 'held', 'exp', exp,
            'created', now)
 redis.call('ZADD', KEYS[3], exp, ARGV[3])
+local uhkey = ARGV[5] .. ':uh:' .. ARGV[1]
+redis.call('SADD', uhkey, ARGV[3])
+redis.call('PEXPIREAT', uhkey, math.max(exp, tonumber(redis.call('PEXPIRETIME', uhkey))) + RETAIN_MS)
+if ikey then redis.call('SET', ikey, ARGV[3], 'PX', hold * 1000 + RETAIN_MS) end
 if tkey then
   -- The buyer stays active (counted against maxActive) until the hold ends.
   redis.call('HSET', tkey, 'state', 'used', 'usedAt', now, 'rid', ARGV[3])

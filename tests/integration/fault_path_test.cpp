@@ -1,0 +1,237 @@
+// The confirm path's faults (issue 7): each test was written to fail on the defect it names.
+// Real server binaries, real Redis and MariaDB; invariants read from the stores directly.
+#include "auth/jwt.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+#include "tests/support/services.hpp"
+#include "tests/support/stores.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace ticketing::testing {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+std::string Token(const std::string& user, bool admin = false) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return auth::JwtCodec(kTestSecret).Sign({user, admin}, now + 3600);
+}
+
+class FaultPath : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess(SharedServices(),
+                                {{"DB_TIMEOUT_SECONDS", "1"}, {"CONFIRM_LEASE_SECONDS", "4"},
+                                 {"SWEEP_INTERVAL_MS", "100"}});
+    server_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  FaultPath() : api_(server_->port()), stores_(SharedServices()) {}
+
+  std::int64_t CreateProduct(int stock, int limit = 1, int hold_seconds = 300) {
+    json::object body{{"name", "Fault"}, {"price", 10},           {"stock", stock},
+                      {"perUserLimit", limit}, {"holdSeconds", hold_seconds}};
+    auto r = api_.Post("/admin/products", json::serialize(body), Token("ops", true));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json.at("id").as_int64();
+  }
+  static std::string Body(std::int64_t product, int quantity = 1) {
+    return json::serialize(json::object{{"productId", product}, {"quantity", quantity}});
+  }
+  static std::string RidBody(const std::string& rid) {
+    return json::serialize(json::object{{"reservationId", rid}});
+  }
+  std::string ReserveId(std::int64_t product, const std::string& user, int quantity = 1) {
+    auto r = api_.Post("/purchase/reserve", Body(product, quantity), Token(user));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? std::string(r.json.at("reservationId").as_string()) : "";
+  }
+  long long Orders(const std::string& rid) {
+    return stores_.SqlInt("SELECT COUNT(*) FROM orders WHERE reservation_id='" + rid + "'");
+  }
+  template <class Pred>
+  static bool Eventually(Pred pred, milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return pred();
+  }
+
+  static ServerProcess* server_;
+  HttpClient api_;
+  Stores stores_;
+};
+
+ServerProcess* FaultPath::server_ = nullptr;
+
+// Defect 3: a confirm that outlives its lease. The sweeper settles the hold (no order yet:
+// back to held), the buyer cancels and is told "cancelled"; the slow confirm must then not
+// commit an order. Without the lease fence in the database it did (and RETAKEN the units).
+TEST_F(FaultPath, ConfirmThatOutlivesItsLeaseCannotCommitAfterACancel) {
+  auto product = CreateProduct(3);
+  const auto rid = ReserveId(product, "slow");
+  ServerProcess slow(SharedServices(), {{"TICKETING_FAULT", "stall_before_insert:7000"},
+                                        {"DB_TIMEOUT_SECONDS", "1"},
+                                        {"CONFIRM_LEASE_SECONDS", "4"}});
+  slow.Start();
+  auto confirm = std::async(std::launch::async, [&] {
+    HttpClient c(slow.port());
+    return c.Post("/purchase/confirm", RidBody(rid), Token("slow"));
+  });
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "confirming"; },
+                         milliseconds(5000)));
+  // The lease (4 s) runs out while the confirm stalls; a sweeper takes it over and, finding
+  // no order, puts the hold back to held.
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "held"; }, milliseconds(15000)))
+      << stores_.HoldState(rid);
+  auto cancelled = api_.Post("/purchase/cancel", RidBody(rid), Token("slow"));
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+
+  auto late = confirm.get();
+  EXPECT_NE(late.status, 201) << late.body;
+  EXPECT_NE(late.status, 200) << late.body;
+  EXPECT_EQ(Orders(rid), 0) << "an order was committed after the buyer was told 'cancelled'";
+  EXPECT_EQ(stores_.HoldState(rid), "cancelled");
+  EXPECT_EQ(stores_.Available(product), 3);
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 3, the other face: the slow attempt's lease was taken over, so its abort must not undo
+// the state another lease holder set. A retry after the takeover confirms exactly once.
+TEST_F(FaultPath, RetryAfterALeaseTakeoverConfirmsOnce) {
+  auto product = CreateProduct(3);
+  const auto rid = ReserveId(product, "retry");
+  ServerProcess slow(SharedServices(), {{"TICKETING_FAULT", "stall_before_insert:7000"},
+                                        {"DB_TIMEOUT_SECONDS", "1"},
+                                        {"CONFIRM_LEASE_SECONDS", "4"}});
+  slow.Start();
+  auto confirm = std::async(std::launch::async, [&] {
+    HttpClient c(slow.port());
+    return c.Post("/purchase/confirm", RidBody(rid), Token("retry"));
+  });
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "confirming"; },
+                         milliseconds(5000)));
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "held"; }, milliseconds(15000)));
+  auto retry = api_.Post("/purchase/confirm", RidBody(rid), Token("retry"));
+  ASSERT_EQ(retry.status, 201) << retry.body;
+  auto late = confirm.get();
+  // The late attempt finds the order the retry made, or is told to retry; never a second order.
+  EXPECT_TRUE(late.status == 200 || late.ErrorCode() == "CONFIRM_IN_PROGRESS") << late.body;
+  EXPECT_EQ(Orders(rid), 1);
+  EXPECT_EQ(stores_.HoldState(rid), "confirmed");
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 2: a reserve retried with the same Idempotency-Key gets the same hold, not a second
+// one (nor LIMIT_REACHED), and the buyer can list their live holds.
+TEST_F(FaultPath, ReserveWithIdempotencyKeyReturnsTheSameHold) {
+  auto product = CreateProduct(5, 2);
+  // HttpClient has no header hook: use Raw for the header.
+  auto raw = [&](const std::string& key, int quantity) {
+    const std::string body = Body(product, quantity);
+    std::string req = "POST /purchase/reserve HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nAuthorization: Bearer " +
+                      Token("idem") + "\r\nIdempotency-Key: " + key +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return api_.Raw(req);
+  };
+  auto first = raw("k-1", 1);
+  ASSERT_NE(first.find("HTTP/1.1 201"), std::string::npos) << first;
+  auto body_of = [](const std::string& r) { return json::parse(r.substr(r.find("\r\n\r\n") + 4)); };
+  const std::string rid(body_of(first).at("reservationId").as_string());
+  auto again = raw("k-1", 1);
+  ASSERT_NE(again.find("HTTP/1.1 200"), std::string::npos) << again;
+  EXPECT_EQ(body_of(again).at("reservationId").as_string(), rid);
+  EXPECT_EQ(body_of(again).at("state").as_string(), "held");
+  EXPECT_NE(raw("k-1", 2).find("IDEMPOTENCY_CONFLICT"), std::string::npos);
+  EXPECT_NE(raw("bad key!", 1).find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_EQ(stores_.Available(product), 4) << "the repeats took no unit";
+
+  auto list = api_.Get("/purchase/reservations?productId=" + std::to_string(product), Token("idem"));
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json.at("reservations").as_array().size(), 1u);
+  EXPECT_EQ(list.json.at("reservations").as_array()[0].at("reservationId").as_string(), rid);
+  EXPECT_EQ(api_.Get("/purchase/reservations?productId=x", Token("idem")).status, 400);
+
+  ASSERT_EQ(api_.Post("/purchase/confirm", RidBody(rid), Token("idem")).status, 201);
+  auto after = raw("k-1", 1);
+  EXPECT_NE(after.find("HTTP/1.1 200"), std::string::npos) << after;
+  EXPECT_EQ(body_of(after).at("state").as_string(), "confirmed");
+  list = api_.Get("/purchase/reservations?productId=" + std::to_string(product), Token("idem"));
+  EXPECT_EQ(list.json.at("reservations").as_array().size(), 0u);
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 4: the per-buyer limit lived only in Redis. With the buyer's Redis counter gone, a
+// second hold gets through Redis, but the database refuses the second order and the hold's
+// units come back.
+TEST_F(FaultPath, PerBuyerLimitHoldsWhenRedisForgetsTheCounter) {
+  auto product = CreateProduct(5, 1);
+  const auto rid = ReserveId(product, "greedy");
+  ASSERT_EQ(api_.Post("/purchase/confirm", RidBody(rid), Token("greedy")).status, 201);
+  stores_.Redis({"DEL", Stores::Prefix(product) + ":u:greedy"});  // Redis lost it
+  const auto rid2 = ReserveId(product, "greedy");
+  auto second = api_.Post("/purchase/confirm", RidBody(rid2), Token("greedy"));
+  EXPECT_EQ(second.status, 409) << second.body;
+  EXPECT_EQ(second.ErrorCode(), "LIMIT_REACHED");
+  EXPECT_EQ(stores_.SqlInt("SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE product_id=" +
+                           std::to_string(product) + " AND user_id='greedy'"),
+            1);
+  EXPECT_EQ(stores_.Available(product), 4);
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 5: the database is short by fewer units than the hold has; voiding the hold must not
+// drop the units the database still has.
+TEST_F(FaultPath, VoidedConfirmKeepsTheUnitsTheDatabaseHas) {
+  auto product = CreateProduct(3, 3);
+  const auto rid = ReserveId(product, "short", 3);
+  // An operator cut the stock in the database to 2 (Redis still holds 3 for the buyer).
+  stores_.Sql("UPDATE products SET stock = 2, total_stock = 2 WHERE id = " +
+              std::to_string(product));
+  auto r = api_.Post("/purchase/confirm", RidBody(rid), Token("short"));
+  EXPECT_EQ(r.ErrorCode(), "SOLD_OUT") << r.body;
+  EXPECT_EQ(Orders(rid), 0);
+  EXPECT_EQ(stores_.Available(product), 2) << "the database's 2 units must stay on sale";
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 9: a well-formed but made-up reservation id must not cost a database query: with the
+// database down it is still a plain 404 (it was a 503 after a failed lookup).
+TEST_F(FaultPath, MadeUpReservationIdsNeverReachTheDatabase) {
+  auto product = CreateProduct(1);
+  const auto rid = ReserveId(product, "real");
+  const std::string forged = std::to_string(product) + "-" + std::string(32, 'a');
+  StopDatabase(SharedServices());
+  auto confirm = api_.Post("/purchase/confirm", RidBody(forged), Token("real"));
+  auto status = api_.Get("/purchase/reservations/" + forged, Token("real"));
+  auto others = api_.Post("/purchase/confirm", RidBody(rid), Token("someone-else"));
+  StartDatabase(SharedServices());
+  EXPECT_EQ(confirm.status, 404) << confirm.body;
+  EXPECT_EQ(status.status, 404) << status.body;
+  EXPECT_EQ(others.status, 404) << others.body;
+  Reply ok;
+  EXPECT_TRUE(Eventually([&] {
+    ok = api_.Post("/purchase/confirm", RidBody(rid), Token("real"));
+    return ok.status == 201;
+  }, milliseconds(20000))) << ok.body;
+}
+
+}  // namespace
+}  // namespace ticketing::testing
