@@ -17,20 +17,23 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-// Live holds of a product and its available count, read in one atomic step. "Live" = in state
-// held or confirming and still listed in the expiry zset (what reserve.lua and sweep.lua keep).
+// Held holds of a product, its confirming holds (id, units) and its available count, read in
+// one atomic step, from the expiry zset (what reserve.lua and sweep.lua keep).
 const char* kLiveHoldsLua = R"LUA(
-local n, units = 0, 0
+local n, units, confirming = 0, 0, {}
 for _, rid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local h = redis.call('HMGET', ARGV[1] .. ':h:' .. rid, 'state', 'qty')
-  if h[1] == 'held' or h[1] == 'confirming' then
+  if h[1] == 'held' then
     n = n + 1
     units = units + tonumber(h[2])
+  elseif h[1] == 'confirming' then
+    confirming[#confirming + 1] = rid
+    confirming[#confirming + 1] = tonumber(h[2])
   end
 end
 local avail = redis.call('GET', ARGV[1] .. ':avail')
 local present = redis.call('EXISTS', ARGV[1] .. ':info')
-return {n, units, avail or '', present}
+return {n, units, avail or '', present, confirming}
 )LUA";
 
 std::int64_t Int(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
@@ -70,6 +73,15 @@ StoreView ReadStores(const StoreAddresses& a, std::int64_t product_id) {
   dbo.password = a.db_password;
   dbo.database = a.db_name;
   db::Connection c(dbo);
+  redis::BlockingConnection r(a.redis_host, a.redis_port, std::chrono::seconds(5));
+  const std::string prefix = "{p:" + Str(product_id) + "}";
+  std::vector<std::string> args = {"EVAL", kLiveHoldsLua, "1", prefix + ":exp", prefix};
+  auto reply = r.Command(args);
+  if (reply.IsError() || reply.elements.size() != 5) {
+    throw std::runtime_error("redis live-holds script failed: " + reply.str);
+  }
+  v.live_holds = reply.elements[0].AsInt();
+  v.live_units = reply.elements[1].AsInt();
   auto p = c.Execute("SELECT total_stock, stock FROM products WHERE id = ?", {product_id});
   if (p.rows.empty()) throw std::runtime_error("product " + Str(product_id) + " is not in the database");
   v.db_total = Int(p.rows[0].at(0));
@@ -79,15 +91,16 @@ StoreView ReadStores(const StoreAddresses& a, std::int64_t product_id) {
   v.orders = Int(o.rows.at(0).at(0));
   v.sold = Int(o.rows.at(0).at(1));
 
-  redis::BlockingConnection r(a.redis_host, a.redis_port, std::chrono::seconds(5));
-  const std::string prefix = "{p:" + Str(product_id) + "}";
-  std::vector<std::string> args = {"EVAL", kLiveHoldsLua, "1", prefix + ":exp", prefix};
-  auto reply = r.Command(args);
-  if (reply.IsError() || reply.elements.size() != 4) {
-    throw std::runtime_error("redis live-holds script failed: " + reply.str);
+  // Redis first, then the database: a confirm that commits in between is counted sold (its
+  // order is found below), never both sold and live.
+  const auto& confirming = reply.elements[4].elements;
+  for (std::size_t i = 0; i + 1 < confirming.size(); i += 2) {
+    auto order = c.Execute("SELECT 1 FROM orders WHERE reservation_id = ?", {confirming[i].str});
+    if (!order.rows.empty()) continue;
+    ++v.live_holds;
+    ++v.confirming_unsettled;
+    v.live_units += confirming[i + 1].AsInt();
   }
-  v.live_holds = reply.elements[0].AsInt();
-  v.live_units = reply.elements[1].AsInt();
   v.redis_present = reply.elements[3].AsInt() == 1;
   v.redis_available = reply.elements[2].str.empty() ? 0 : reply.elements[2].AsInt();
   return v;
@@ -140,7 +153,8 @@ std::vector<Check> Verify(const Options& o, const Baseline& before, const RunSta
   const double need = std::max(0.0, hold - elapsed_since_taken) + 5.0;
   const double wait = std::min(need, o.max_wait_seconds);
   const bool waited_enough = need <= o.max_wait_seconds;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(wait * 1000));
+  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(wait * 1000));
+  bool waited_for_leases = false;
   log << "verify: waiting up to " << static_cast<int>(wait + 0.5)
       << " s for abandoned holds to expire (hold " << hold << " s)\n";
   std::optional<ProductView> after;
@@ -155,6 +169,12 @@ std::vector<Check> Verify(const Options& o, const Baseline& before, const RunSta
         stores = ReadStores(o.stores, pid);
         have_stores = true;
         settled = stores.live_units == 0;
+        // A confirm in flight or stranded by a dead server is settled when its lease (30 s by
+        // default) runs out: wait for that too, once.
+        if (stores.confirming_unsettled > 0 && !waited_for_leases) {
+          waited_for_leases = true;
+          deadline = std::max(deadline, Clock::now() + std::chrono::seconds(35));
+        }
       } catch (const std::exception& e) {
         store_error = e.what();
         have_stores = false;

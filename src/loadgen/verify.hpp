@@ -38,8 +38,12 @@ struct StoreView {
   std::int64_t sold = 0;    // units in orders
   bool redis_present = false;
   std::int64_t redis_available = 0;
-  std::int64_t live_holds = 0;  // held or confirming, listed in the expiry zset
+  // Held, or confirming without an order yet, listed in the expiry zset. A confirming hold
+  // whose order committed (its finish step failed; a sweeper marks it confirmed when the lease
+  // runs out) is sold, not live.
+  std::int64_t live_holds = 0;
   std::int64_t live_units = 0;
+  std::int64_t confirming_unsettled = 0;  // confirming holds without an order (await the lease)
 };
 StoreView ReadStores(const StoreAddresses& a, std::int64_t product_id);
 

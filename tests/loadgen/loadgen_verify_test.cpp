@@ -127,6 +127,29 @@ TEST_F(LoadgenVerify, LeakedHoldFailsTheExpiryCheck) {
   EXPECT_TRUE(run.Check("redis_available_plus_live_equals_db_stock"));
 }
 
+// A confirm whose order committed but whose finish step never reached Redis: the hold stays
+// confirming until its lease runs out (here: far away). Its unit is sold, not live or leaked.
+TEST_F(LoadgenVerify, CommittedConfirmStillConfirmingInRedisCountsAsSold) {
+  auto product = CreateProduct(10);
+  const std::string prefix = "{p:" + std::to_string(product) + "}";
+  const std::string rid = std::to_string(product) + "-stranded";
+  auto db = Db();
+  db.Execute(
+      "INSERT INTO orders (reservation_id, product_id, user_id, quantity, unit_price_cents, "
+      "total_price_cents) VALUES (?, ?, 'ghost', 1, 500, 500)",
+      {rid, product});
+  db.Execute("UPDATE products SET stock = stock - 1 WHERE id = ?", {product});
+  auto r = Redis();
+  r.Command({"DECR", prefix + ":avail"});
+  r.Command({"HSET", prefix + ":h:" + rid, "user", "ghost", "qty", "1", "state", "confirming",
+             "exp", "99999999999999", "lease", "99999999999999", "lid", "gone"});
+  r.Command({"ZADD", prefix + ":exp", "99999999999999", rid});
+  auto run = Run(product, "stranded");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.Check("no_unit_leaked")) << run.output;
+  EXPECT_TRUE(run.Check("redis_available_plus_live_equals_db_stock")) << run.output;
+}
+
 TEST_F(LoadgenVerify, WrongSecretFailsTheStatusCheck) {
   auto product = CreateProduct(10);
   LoadgenRun run = RunLoadgen(SharedServices(), *server_,
