@@ -161,9 +161,16 @@ Script::Script(std::string src) : source(std::move(src)) {
 struct Connection::Impl {
   enum class State { kIdle, kConnecting, kConnected, kDisconnected, kStopped };
 
+  // Written to the socket, awaiting its reply.
   struct Pending {
     Handler handler;
-    Clock::time_point issued;
+    Clock::time_point written;
+  };
+  // Not written yet.
+  struct Queued {
+    Encoded command;
+    Handler handler;
+    Clock::time_point enqueued;
   };
 
   Impl(net::any_io_executor ex, Options opts)
@@ -178,6 +185,8 @@ struct Connection::Impl {
     // Zero or negative timeouts would make the watchdog spin.
     options_.connect_timeout = std::max(options_.connect_timeout, std::chrono::milliseconds(1));
     options_.command_timeout = std::max(options_.command_timeout, std::chrono::milliseconds(1));
+    if (options_.queue_timeout.count() <= 0) options_.queue_timeout = options_.command_timeout;
+    options_.max_in_flight = std::max<std::size_t>(options_.max_in_flight, 1);
     options_.max_backoff = std::max(options_.max_backoff, kInitialBackoff);
   }
 
@@ -298,6 +307,11 @@ struct Connection::Impl {
           ++stats_.replies;
           Complete(std::move(handler), nullptr, std::move(value), executor_);
         }
+        // Room in flight again: a writer waiting for it may send the next commands.
+        if (writer_idle_ && !queued_.empty()) {
+          writer_idle_ = false;
+          wake_writer_.cancel();
+        }
       }
     } catch (const std::exception& e) {
       EndSession(std::string("redis: ") + e.what());
@@ -307,7 +321,7 @@ struct Connection::Impl {
   net::awaitable<void> WriteLoop() {
     try {
       for (;;) {
-        if (out_.empty()) {
+        if (queued_.empty() || pending_.size() >= options_.max_in_flight) {
           writer_idle_ = true;
           wake_writer_.expires_at(Clock::time_point::max());
           co_await wake_writer_.async_wait(kNoThrow);
@@ -315,8 +329,16 @@ struct Connection::Impl {
           if (state_ != State::kConnected) co_return;
           continue;
         }
+        // Everything queued that fits in flight goes out in one write; each command's deadline
+        // starts now.
         writing_.clear();
-        writing_.swap(out_);
+        const auto now = Clock::now();
+        while (!queued_.empty() && pending_.size() < options_.max_in_flight) {
+          Queued& q = queued_.front();
+          writing_.append(q.command.data.get(), q.command.size);
+          pending_.push_back(Pending{std::move(q.handler), now});
+          queued_.pop_front();
+        }
         auto [ec, n] = co_await net::async_write(socket_, net::buffer(writing_), kNoThrow);
         (void)n;
         if (state_ != State::kConnected) co_return;
@@ -329,19 +351,34 @@ struct Connection::Impl {
     }
   }
 
-  // Redis answers in order, so the oldest command going unanswered for command_timeout means
-  // the connection or the server is stuck: end the session.
+  // Redis answers in order, so the oldest written command going unanswered for command_timeout
+  // means the connection or the server is stuck: end the session. A command that waited in the
+  // send queue for queue_timeout fails alone: it was never written, so it did not run.
   net::awaitable<void> WatchdogLoop() {
     try {
       for (;;) {
-        const auto timeout = options_.command_timeout;
-        watchdog_.expires_at(pending_.empty() ? Clock::now() + timeout
-                                              : pending_.front().issued + timeout);
+        auto wake = Clock::now() + options_.command_timeout;
+        if (!pending_.empty()) wake = pending_.front().written + options_.command_timeout;
+        if (!queued_.empty() && queued_.front().enqueued + options_.queue_timeout < wake) {
+          wake = queued_.front().enqueued + options_.queue_timeout;
+        }
+        watchdog_.expires_at(wake);
         co_await watchdog_.async_wait(kNoThrow);
         if (state_ != State::kConnected) co_return;
-        if (!pending_.empty() && Clock::now() - pending_.front().issued >= timeout) {
-          co_return EndSession("redis: no reply within " + std::to_string(timeout.count()) +
+        const auto now = Clock::now();
+        if (!pending_.empty() && now - pending_.front().written >= options_.command_timeout) {
+          co_return EndSession("redis: no reply within " +
+                               std::to_string(options_.command_timeout.count()) +
                                " ms (command timed out)");
+        }
+        while (!queued_.empty() && now - queued_.front().enqueued >= options_.queue_timeout) {
+          ++stats_.not_sent;
+          Complete(std::move(queued_.front().handler),
+                   std::make_exception_ptr(NotSent(
+                       "redis: not sent within " + std::to_string(options_.queue_timeout.count()) +
+                       " ms (connection busy); the command did not run")),
+                   Value{}, executor_);
+          queued_.pop_front();
         }
       }
     } catch (const std::exception& e) {
@@ -350,9 +387,9 @@ struct Connection::Impl {
   }
 
   static net::awaitable<Value> Execute(std::shared_ptr<Impl> self, std::vector<std::string> args) {
-    if (self->state_ != State::kConnected) throw Unavailable("redis: not connected");
-    if (self->pending_.size() >= self->options_.max_pending) {
-      throw Unavailable("redis: too many pending commands");
+    if (self->state_ != State::kConnected) throw NotSent("redis: not connected");
+    if (self->pending_.size() + self->queued_.size() >= self->options_.max_pending) {
+      throw NotSent("redis: too many pending commands");
     }
     Encoded cmd = Encode(args);
     co_return co_await net::async_initiate<decltype(net::use_awaitable),
@@ -367,13 +404,15 @@ struct Connection::Impl {
     // Execute checked this already and nothing runs in between today; this is the line that
     // must hold, so check again.
     if (state_ != State::kConnected) {
-      Complete(std::move(handler), std::make_exception_ptr(Unavailable("redis: not connected")),
+      Complete(std::move(handler), std::make_exception_ptr(NotSent("redis: not connected")),
                Value{}, executor_);
       return;
     }
-    out_.append(cmd.data.get(), cmd.size);
-    pending_.push_back(Pending{std::move(handler), Clock::now()});
+    const bool first = queued_.empty();
+    queued_.push_back(Queued{std::move(cmd), std::move(handler), Clock::now()});
     ++stats_.commands;
+    // The watchdog may sleep past this command's queue deadline: let it re-arm.
+    if (first) watchdog_.cancel();
     if (writer_idle_) {
       writer_idle_ = false;
       wake_writer_.cancel();
@@ -399,12 +438,18 @@ struct Connection::Impl {
     socket_.close(ignored);
     watchdog_.cancel();
     wake_writer_.cancel();
-    out_.clear();
     std::deque<Pending> failed;
     failed.swap(pending_);
-    if (failed.empty()) return;
-    auto error = std::make_exception_ptr(Unavailable(reason));
-    for (auto& p : failed) Complete(std::move(p.handler), error, Value{}, executor_);
+    std::deque<Queued> unsent;
+    unsent.swap(queued_);
+    if (!failed.empty()) {
+      auto error = std::make_exception_ptr(Unavailable(reason));
+      for (auto& p : failed) Complete(std::move(p.handler), error, Value{}, executor_);
+    }
+    if (!unsent.empty()) {
+      auto error = std::make_exception_ptr(NotSent(reason + " (the command was not sent)"));
+      for (auto& q : unsent) Complete(std::move(q.handler), error, Value{}, executor_);
+    }
   }
 
   void Stop() {
@@ -426,9 +471,10 @@ struct Connection::Impl {
   ReaderPtr reader_;
   State state_ = State::kIdle;
   bool writer_idle_ = false;
-  std::string out_;              // encoded commands not yet handed to the socket
+  std::deque<Queued> queued_;    // not yet written, oldest first (bounded wait: queue_timeout)
   std::string writing_;          // the batch async_write is sending
-  std::deque<Pending> pending_;  // sent or queued, oldest first; replies complete the front
+  std::deque<Pending> pending_;  // written, oldest first (at most max_in_flight); replies
+                                 // complete the front
   std::string session_error_;
   Stats stats_;
 };

@@ -27,10 +27,17 @@ namespace ticketing::redis {
 
 namespace net = boost::asio;
 
-// Infrastructure failure: not connected, connection lost, timed out, or too many pending.
+// Infrastructure failure: not connected, connection lost, timed out, or too many pending. A
+// command written to Redis before the failure may or may not have run.
 class Unavailable : public UnavailableError {
  public:
   using UnavailableError::UnavailableError;
+};
+
+// The command was never written to Redis, so it certainly did not run (safe to retry as is).
+class NotSent : public Unavailable {
+ public:
+  using Unavailable::Unavailable;
 };
 
 // A reply. Error replies are values (type kError, text in str), not exceptions.
@@ -52,10 +59,16 @@ struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
   std::chrono::milliseconds connect_timeout{2000};
-  // A command not answered within this time fails, and the connection is closed and re-opened
-  // (Redis answers in order, so a stuck reply means a broken connection).
+  // A command not answered within this time of being WRITTEN fails, and the connection is
+  // closed and re-opened (Redis answers in order, so a stuck reply means a broken connection).
   std::chrono::milliseconds command_timeout{2000};
-  std::size_t max_pending = 100000;  // beyond this, Command() fails fast with Unavailable
+  // At most this many commands are written and unanswered; the rest wait in the send queue, so
+  // one slow reply does not put thousands of unrelated commands past their deadline.
+  std::size_t max_in_flight = 1024;
+  // A command still in the send queue after this fails alone with NotSent (it did not run);
+  // the connection stays up. 0: command_timeout.
+  std::chrono::milliseconds queue_timeout{0};
+  std::size_t max_pending = 100000;  // queued + in flight; beyond, Command() fails fast (NotSent)
   std::chrono::milliseconds max_backoff{2000};
 };
 
@@ -119,6 +132,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t writes = 0;
     std::uint64_t replies = 0;
     std::uint64_t connects = 0;  // successful TCP connects
+    std::uint64_t not_sent = 0;  // failed in the send queue after queue_timeout
     std::string last_error;      // why the last connection attempt or connection failed
   };
   Stats GetStats() const;

@@ -372,6 +372,71 @@ TEST_F(RedisClientTest, CommandTimeoutFailsAndReconnects) {
   });
 }
 
+// A command's deadline runs from when it is written, and only max_in_flight are written at a
+// time: five slow commands (100-200 ms each, server-side: Redis times blocked clients out on
+// its 100 ms cron) behind one another all succeed with a 400 ms timeout. With every command written at once and the deadline counted from the queue,
+// the second timed out and took the whole connection (and every other command) with it.
+TEST_F(RedisClientTest, SlowRepliesDoNotFailTheCommandsQueuedBehindThem) {
+  Options o = options_;
+  o.command_timeout = 400ms;
+  o.queue_timeout = 5s;
+  o.max_in_flight = 1;
+  auto c = Open(o);
+  Run([&]() -> net::awaitable<void> {
+    co_await WaitConnected(*c);
+    const auto connects = c->GetStats().connects;
+    auto ex = co_await net::this_coro::executor;
+    int ok = 0, finished = 0;
+    for (int i = 0; i < 5; ++i) {
+      net::co_spawn(ex, FailsUnavailable(*c, "BLPOP", Key("never"), "0.1"),
+                    [&](const std::exception_ptr& e, bool unavailable) {
+                      ++finished;
+                      if (!e && !unavailable) ++ok;
+                    });
+    }
+    co_await WaitUntil([&] { return finished == 5; }, 5s);
+    EXPECT_EQ(ok, 5);
+    EXPECT_EQ(c->GetStats().connects, connects) << c->GetStats().last_error;
+  });
+}
+
+// A command that cannot be written within queue_timeout fails alone with NotSent (it did not
+// run); the connection and the slow command ahead of it carry on.
+TEST_F(RedisClientTest, CommandStuckInTheSendQueueFailsAloneAsNotSent) {
+  Options o = options_;
+  o.command_timeout = 3s;
+  o.queue_timeout = 100ms;
+  o.max_in_flight = 1;
+  auto c = Open(o);
+  Run([&]() -> net::awaitable<void> {
+    co_await WaitConnected(*c);
+    const auto connects = c->GetStats().connects;
+    auto ex = co_await net::this_coro::executor;
+    bool slow_done = false, slow_ok = false;
+    net::co_spawn(ex, FailsUnavailable(*c, "BLPOP", Key("never"), "0.5"),
+                  [&](const std::exception_ptr& e, bool unavailable) {
+                    slow_done = true;
+                    slow_ok = !e && !unavailable;
+                  });
+    co_await WaitUntil([&] { return c->GetStats().writes > 0; });
+    const auto start = Clock::now();
+    bool not_sent = false;
+    try {
+      co_await c->Command("SET", Key("k"), "v");
+    } catch (const NotSent&) {
+      not_sent = true;
+    }
+    EXPECT_TRUE(not_sent);
+    EXPECT_LT(Clock::now() - start, 400ms);
+    co_await WaitUntil([&] { return slow_done; }, 5s);
+    EXPECT_TRUE(slow_ok);
+    EXPECT_EQ(c->GetStats().connects, connects);
+    EXPECT_EQ(c->GetStats().not_sent, 1u);
+    // It did not run: the key was never set.
+    EXPECT_TRUE((co_await c->Command("GET", Key("k"))).IsNil());
+  });
+}
+
 TEST_F(RedisClientTest, CommandWhileDisconnectedFailsFast) {
   Options o = options_;
   o.port = UnusedPort();
