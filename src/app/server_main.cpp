@@ -124,6 +124,7 @@ int Serve() {
   redis_options.host = cfg->redis_host;
   redis_options.port = cfg->redis_port;
   redis_options.command_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
+  redis_options.max_in_flight = static_cast<std::size_t>(cfg->redis_max_in_flight);
 
   purchase::Options purchase_options;
   purchase_options.default_hold_seconds = cfg->hold_ttl_seconds;
@@ -159,6 +160,7 @@ int Serve() {
   server_options.request_timeout = std::chrono::seconds(cfg->request_timeout_seconds);
   server_options.max_body_bytes = cfg->max_body_bytes;
   server_options.max_connections = cfg->max_connections;
+  server_options.max_in_flight = cfg->http_max_in_flight;
   server_options.share_port = cfg->share_port;
   http::Server server(contexts, server_options, [&shards](std::size_t i) -> http::Handler {
     http::Api* api = shards[i]->api.get();

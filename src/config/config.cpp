@@ -138,6 +138,8 @@ Config Load(const Lookup& lookup) {
       static_cast<int>(r.Int("HTTP_MAX_CONNECTIONS", c.max_connections, 1, 10000000));
 
   c.share_port = r.Int("HTTP_SHARE_PORT", 0, 0, 1) == 1;
+  c.http_max_in_flight =
+      static_cast<int>(r.Int("HTTP_MAX_IN_FLIGHT", c.http_max_in_flight, 0, 10000000));
 
   c.log_level = r.String("LOG_LEVEL", c.log_level);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};

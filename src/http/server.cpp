@@ -77,9 +77,18 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     if (ec) break;  // closed, timed out, reset
 
     Request req = parser.release();
-    state->in_flight.fetch_add(1);
-    Response res = co_await handler(req);
-    state->in_flight.fetch_sub(1);
+    Response res;
+    if (options.max_in_flight > 0 && state->in_flight.fetch_add(1) >= options.max_in_flight) {
+      // Cheap, at once, before any Redis or database work: the caller retries later.
+      state->in_flight.fetch_sub(1);
+      metrics::Registry::Get().Count(metrics::Event::kOverloaded);
+      res = Error(503, "OVERLOADED", "the server is at its limit of requests in progress; retry");
+      res.set(bhttp::field::retry_after, "1");
+    } else {
+      if (options.max_in_flight <= 0) state->in_flight.fetch_add(1);
+      res = co_await handler(req);
+      state->in_flight.fetch_sub(1);
+    }
     res.keep_alive(req.keep_alive() && !state->stopping.load());
     res.prepare_payload();
     stream.expires_after(options.request_timeout);

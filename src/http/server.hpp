@@ -32,6 +32,9 @@ struct ServerOptions {
   std::size_t max_body_bytes = 16 * 1024;
   std::size_t max_header_bytes = 8 * 1024;
   int max_connections = 100000;
+  // Requests in progress (process-wide) beyond which a new one is answered 503 OVERLOADED at
+  // once, instead of queueing work that would time out. 0: no bound.
+  int max_in_flight = 10000;
   bool share_port = false;  // join other processes on the port instead of failing
 };
 

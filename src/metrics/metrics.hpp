@@ -49,7 +49,9 @@ std::string_view RouteName(Route r);
 enum class Event : int {
   kHoldCreated, kHoldCancelled, kHoldExpired, kConfirmCommitted, kConfirmRetaken,
   kConfirmVoided, kSettledConfirmed, kSettledReleased, kSettledRestored, kRedisUnavailable,
-  kDbUnavailable, kInternalError, kQueueAdmitted, kQueueDropped, kSoldOutFlagHit, kCount
+  kDbUnavailable, kInternalError, kQueueAdmitted, kQueueDropped, kSoldOutFlagHit,
+  kOverloaded,  // answered 503 OVERLOADED at once: too many requests in progress
+  kCount
 };
 std::string_view EventName(Event e);
 

@@ -233,5 +233,53 @@ TEST_F(FaultPath, MadeUpReservationIdsNeverReachTheDatabase) {
   }, milliseconds(20000))) << ok.body;
 }
 
+// Overload: beyond HTTP_MAX_IN_FLIGHT requests in progress, a request is answered at once with
+// 503 OVERLOADED and Retry-After; the rest succeed, retries succeed, the ledger balances.
+TEST_F(FaultPath, OverloadIsAnsweredAtOnceWithRetryAfter) {
+  auto product = CreateProduct(12, 1);
+  std::vector<Call> confirms;
+  std::vector<std::string> users;
+  for (int i = 0; i < 12; ++i) {
+    users.push_back("busy" + std::to_string(i));
+    confirms.push_back({"POST", "/purchase/confirm", RidBody(ReserveId(product, users.back())),
+                        Token(users.back())});
+  }
+  ServerProcess busy(SharedServices(), {{"TICKETING_FAULT", "stall_before_insert:1500"},
+                                        {"DB_TIMEOUT_SECONDS", "1"},
+                                        {"CONFIRM_LEASE_SECONDS", "6"},
+                                        {"HTTP_MAX_IN_FLIGHT", "4"}});
+  busy.Start();
+  auto replies = std::async(std::launch::async, [&] { return Concurrent(busy.port(), confirms); });
+  std::this_thread::sleep_for(milliseconds(500));
+  HttpClient probe(busy.port());
+  const std::string raw = probe.Raw("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 503"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("OVERLOADED"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("Retry-After: 1"), std::string::npos) << raw;
+  int ok = 0, overloaded = 0;
+  auto results = replies.get();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (r.status == 201) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.ErrorCode(), "OVERLOADED") << r.status << " " << r.body;
+      ++overloaded;
+      // Retried after the burst, on the normal server, it succeeds.
+      EXPECT_EQ(api_.Post(confirms[i].target, confirms[i].body, confirms[i].token).status, 201);
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(overloaded, 1);
+  EXPECT_EQ(stores_.SqlInt("SELECT COUNT(*) FROM orders WHERE product_id=" +
+                           std::to_string(product)),
+            12);
+  stores_.ExpectInvariants(product);
+  const std::string metrics = HttpClient(busy.port()).Get("/metrics").body;
+  EXPECT_EQ(metrics.find("ticketing_events_total{event=\"overloaded\"} 0\n"), std::string::npos)
+      << "the overloaded counter did not count";
+  EXPECT_NE(metrics.find("ticketing_events_total{event=\"overloaded\"} "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ticketing::testing
