@@ -8,6 +8,7 @@
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "purchase/purchase_service.hpp"
+#include "purchase/rebuild.hpp"
 #include "purchase/sold_out.hpp"
 #include "purchase/sweeper.hpp"
 #include "queue/admission.hpp"
@@ -174,8 +175,11 @@ int Serve() {
     return 1;
   }
 
-  // Shard 0 runs this server's sweeper, after copying any database product missing from Redis.
+  // Shard 0 rebuilds Redis from the database at start and whenever Redis lost data, and runs
+  // this server's sweeper, which pauses while Redis is known to hold unrebuilt stale data.
+  purchase::RedisLossWatch redis_watch(*shards[0]->redis, pool, purchase_options);
   purchase::SweeperOptions sweeper_options;
+  sweeper_options.redis_verified = [&redis_watch] { return redis_watch.Verified(); };
   sweeper_options.interval = std::chrono::milliseconds(cfg->sweep_interval_ms);
   sweeper_options.batch = cfg->sweep_batch;
   sweeper_options.confirm_lease = purchase_options.confirm_lease;
@@ -187,25 +191,9 @@ int Serve() {
   ticker_options.poll_timeout = std::chrono::seconds(cfg->queue_poll_timeout_seconds);
   queue::Ticker ticker(*shards[0]->redis, sold_out, ticker_options);
   net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await ticker.Run(); }, net::detached);
-  net::co_spawn(
-      ctx0,
-      [&]() -> net::awaitable<void> {
-        net::steady_timer t(ctx0);
-        for (;;) {
-          try {
-            int n = co_await purchase::PurchaseService::WarmRedis(*shards[0]->redis, pool,
-                                                                  cfg->hold_ttl_seconds);
-            if (n > 0) log::Info("redis_warmed", {{"products", n}});
-            break;
-          } catch (const std::exception& e) {
-            log::Warn("redis_warm_retry", {{"error", e.what()}});
-          }
-          t.expires_after(std::chrono::seconds(1));
-          co_await t.async_wait(net::use_awaitable);
-        }
-        co_await sweeper.Run();
-      },
-      net::detached);
+  net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await redis_watch.Run(); },
+                net::detached);
+  net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await sweeper.Run(); }, net::detached);
 
   // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (10 s at most), then stop.
   net::signal_set signals(ctx0, SIGINT, SIGTERM);
@@ -215,6 +203,7 @@ int Serve() {
     server.Stop();
     sweeper.Stop();
     ticker.Stop();
+    redis_watch.Stop();
     std::thread([&] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while (server.InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -232,6 +221,10 @@ int Serve() {
   for (int i = 1; i < threads; ++i) runners.emplace_back([&, i] { shards[i]->ctx.run(); });
   ctx0.run();
   for (auto& t : runners) t.join();
+  // The database workers post completions to the I/O contexts: drain and join them while the
+  // contexts (and the order writer) still exist. Queued jobs fail fast; a running transaction
+  // ends within the database timeouts, and what it leaves confirming a sweeper settles.
+  pool.Stop();
   for (auto& s : shards) s->redis->Stop();
   log::Info("stopped");
   spdlog::default_logger_raw()->flush();

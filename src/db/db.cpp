@@ -335,8 +335,12 @@ Pool::Pool(Options options) : options_(Validate(std::move(options))), threads_(o
   InitLibraryOnce();
 }
 
-Pool::~Pool() {
-  // Runs the queued jobs, then the threads exit and their WorkerSlots close the connections.
+Pool::~Pool() { Stop(); }
+
+void Pool::Stop() {
+  // The queued jobs run (failing fast), then the threads exit and their WorkerSlots close the
+  // connections. join() on a joined pool returns at once.
+  stopping_.store(true);
   threads_.join();
 }
 
@@ -389,17 +393,18 @@ Connection& Pool::WorkerConnection() {
   return *slot.connection;
 }
 
-void Pool::Submit(std::function<void(Connection*, std::exception_ptr)> job) {
+bool Pool::Submit(std::function<void(Connection*, std::exception_ptr)> job) {
+  if (stopping_.load()) return false;
   if (waiting_.fetch_add(1) + 1 > options_.max_waiting) {
     waiting_.fetch_sub(1);
-    job(nullptr, std::make_exception_ptr(Unavailable("database pool queue full")));
-    return;
+    return false;
   }
   net::post(threads_, [this, job = std::move(job)] {
     waiting_.fetch_sub(1);
     Connection* c = nullptr;
     std::exception_ptr err;
     try {
+      if (stopping_.load()) throw Unavailable("database pool shutting down");
       c = &WorkerConnection();
     } catch (...) {
       err = std::current_exception();
@@ -426,6 +431,7 @@ void Pool::Submit(std::function<void(Connection*, std::exception_ptr)> job) {
       t_worker.connection.reset();
     }
   });
+  return true;
 }
 
 }  // namespace ticketing::db

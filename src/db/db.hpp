@@ -139,11 +139,18 @@ class Pool {
   const Options& options() const { return options_; }
   std::size_t waiting() const { return waiting_.load(); }
 
-  // Executes `job` on a worker thread with that thread's connection; the job gets nullptr
-  // plus the exception if no connection could be made (or the queue is full, in which case it
-  // runs at once on the calling thread). The job must not throw. For callers that complete
-  // their own waiters (batching); everyone else uses Run().
-  void Submit(std::function<void(Connection*, std::exception_ptr)> job);
+  // Queues `job` to run on a worker thread with that thread's connection; the job gets nullptr
+  // plus the exception if no connection could be made. Returns false, and neither runs nor
+  // keeps the job, when the queue is full (max_waiting) or the pool is stopping: a job never
+  // runs on the calling thread, so callers may hold their own locks across this call. The job
+  // must not throw. For callers that complete their own waiters (batching); everyone else uses
+  // Run().
+  [[nodiscard]] bool Submit(std::function<void(Connection*, std::exception_ptr)> job);
+
+  // Refuses new jobs, fails the queued ones that have not started (nullptr + Unavailable), waits
+  // for the running ones and joins the worker threads: after it returns, no job posts to any
+  // caller's executor any more. Call before destroying the executors that callers wait on.
+  void Stop();
 
  private:
   // The calling worker thread's connection, opened (again) if needed; throws Unavailable.
@@ -153,6 +160,7 @@ class Pool {
 
   Options options_;
   std::atomic<std::size_t> waiting_{0};
+  std::atomic<bool> stopping_{false};
   std::mutex connect_mu_;         // guards the reconnect backoff below
   int connect_failures_ = 0;      // consecutive failed attempts
   bool connect_probing_ = false;  // one thread is retrying after a failure
@@ -179,7 +187,7 @@ auto Pool::Run(F&& f) -> net::awaitable<std::invoke_result_t<std::decay_t<F>&, C
         };
         auto ex = net::get_associated_executor(handler);
         auto op = std::make_shared<Op>(Op{std::move(f), std::move(handler)});
-        Submit([op, ex](Connection* c, std::exception_ptr err) {
+        const bool queued = Submit([op, ex](Connection* c, std::exception_ptr err) {
           std::optional<Stored> value;
           if (!err) {
             try {
@@ -198,6 +206,12 @@ auto Pool::Run(F&& f) -> net::awaitable<std::invoke_result_t<std::decay_t<F>&, C
             std::move(op->handler)(err, std::move(value));
           });
         });
+        if (!queued) {
+          net::post(ex, [op] {
+            std::move(op->handler)(std::make_exception_ptr(Unavailable("database pool queue full")),
+                                   std::optional<Stored>{});
+          });
+        }
       },
       net::use_awaitable);
   if constexpr (!std::is_void_v<T>) co_return std::move(*result);

@@ -110,10 +110,31 @@ void OrderWriter::Enqueue(Pending pending) {
     q.writing = true;
     if (start) ++draining_;
   }
-  if (start) {
-    pool_.Submit([this, product_id](db::Connection* c, std::exception_ptr err) {
-      Drain(c, std::move(err), product_id);
-    });
+  if (start) StartDrain(product_id);
+}
+
+void OrderWriter::StartDrain(std::int64_t product_id) {
+  if (pool_.Submit([this, product_id](db::Connection* c, std::exception_ptr err) {
+        Drain(c, std::move(err), product_id);
+      })) {
+    return;
+  }
+  // The pool's queue is full (or it is stopping): nothing of this product's queue was written,
+  // so its waiters fail (503, the hold goes back to held) rather than wait for a job that will
+  // never come.
+  std::deque<Pending> failed;
+  {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(product_id);
+    failed = std::move(it->second.waiting);
+    queues_.erase(it);
+    if (--draining_ == 0) idle_.notify_all();  // under mu_: see ~OrderWriter
+  }
+  for (auto& p : failed) {
+    net::post(p.executor,
+              net::append(std::move(p.handler),
+                          std::make_exception_ptr(db::Unavailable("database pool queue full")),
+                          OrderResult{}));
   }
 }
 
@@ -125,18 +146,12 @@ void OrderWriter::Drain(db::Connection* c, std::exception_ptr connect_error,
       std::lock_guard lock(mu_);
       auto it = queues_.find(product_id);
       auto& waiting = it->second.waiting;
-      if (waiting.empty() || (c && c->Broken())) {
-        if (waiting.empty()) {
-          queues_.erase(it);
-          if (--draining_ == 0) idle_.notify_all();  // under mu_: see ~OrderWriter
-        } else {
-          // This worker's connection broke: a fresh job (and connection) takes over the rest.
-          pool_.Submit([this, product_id](db::Connection* next, std::exception_ptr err) {
-            Drain(next, std::move(err), product_id);
-          });
-        }
+      if (waiting.empty()) {
+        queues_.erase(it);
+        if (--draining_ == 0) idle_.notify_all();  // under mu_: see ~OrderWriter
         return;
       }
+      if (c && c->Broken()) break;
       const std::size_t n = std::min(max_batch_, waiting.size());
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
@@ -157,6 +172,9 @@ void OrderWriter::Drain(db::Connection* c, std::exception_ptr connect_error,
                             std::move(outcomes[i].result)));
     }
   }
+  // This worker's connection broke: a fresh job (with a fresh connection) takes over the rest.
+  // Started outside mu_, and the pool never runs it on this thread.
+  StartDrain(product_id);
 }
 
 std::vector<OrderWriter::Outcome> OrderWriter::WriteBatch(db::Connection& c,

@@ -96,6 +96,9 @@ class OrderWriter {
   void Enqueue(Pending pending);
   // On a worker: writes batches of `product_id` until none is waiting.
   void Drain(db::Connection* c, std::exception_ptr connect_error, std::int64_t product_id);
+  // Starts a Drain job for the product's queue (which must be marked writing); if the pool
+  // refuses it, fails every waiter of that queue instead. Call without holding mu_.
+  void StartDrain(std::int64_t product_id);
   // Outcomes in the batch's order. Requests past their deadline fail with db::Unavailable.
   std::vector<Outcome> WriteBatch(db::Connection& c, const std::vector<Pending>& batch);
   // One transaction for all of `group` (one product); redone one by one if any cannot commit.

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -213,6 +214,75 @@ TEST_F(OrderWriterTest, DatabaseDownFailsWithoutCommitting) {
   for (auto& [rid, kind] : out) {
     EXPECT_EQ(kind.rfind("error:", 0), 0u) << rid << " " << kind;
   }
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE product_id=" + std::to_string(product)), 0);
+}
+
+// Issue 7, defect 1: a drain whose connection broke hands the rest of its batch to a new pool
+// job. With the pool's queue full, that job must not run on the draining thread while it holds
+// the writer's lock (it used to: the pool ran rejected jobs inline, and the writer deadlocked
+// every later confirm of every product).
+TEST_F(OrderWriterTest, BrokenConnectionWithAFullPoolQueueFailsTheRestInsteadOfDeadlocking) {
+  db::Options o = Options();
+  o.pool_size = 1;
+  o.max_waiting = 1;
+  db::Pool pool(o);
+  OrderWriter writer(pool, 128, "stall_before_insert:1500");
+  auto product = Product(10);
+  net::io_context ctx;
+  std::map<std::string, std::string> out;
+  std::mutex out_mu;
+  auto write = [&](std::string rid, std::string user) {
+    net::co_spawn(
+        ctx,
+        [&, rid, user]() -> net::awaitable<void> {
+          std::string what;
+          try {
+            OrderRequest r{rid, product, user, 1};
+            co_await writer.Write(std::move(r));
+            what = "committed";
+          } catch (const std::exception& e) {
+            what = std::string("error:") + e.what();
+          }
+          std::lock_guard lock(out_mu);
+          out[rid] = what;
+        },
+        net::detached);
+  };
+  write("full-a", "a");
+  std::thread runner([&] { ctx.run_for(std::chrono::seconds(30)); });
+  // A's transaction is stalled on the only worker; B queues behind it in the writer, and one
+  // unrelated job fills the pool's queue.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  net::post(ctx, [&] { write("full-b", "b"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  static_cast<void>(pool.Submit([](db::Connection*, std::exception_ptr) {}));
+  // Break the worker's connection under A's stalled transaction.
+  {
+    db::Connection admin(Options());
+    auto ids = admin.Execute(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID() "
+        "AND COMMAND = 'Sleep'",
+        {o.user});
+    ASSERT_EQ(ids.rows.size(), 1u);
+    admin.Execute("KILL " + ids.rows[0].at(0).value_or("0"));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    {
+      std::lock_guard lock(out_mu);
+      if (out.size() == 2) break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      // The writer is deadlocked: its threads can never be joined, so do not try.
+      std::fprintf(stderr, "OrderWriter deadlocked: a confirm never completed\n");
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  runner.join();
+  EXPECT_EQ(out["full-a"].rfind("error:", 0), 0u) << out["full-a"];
+  EXPECT_EQ(out["full-b"].rfind("error:", 0), 0u) << out["full-b"];
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM orders WHERE product_id=" + std::to_string(product)), 0);
 }
 

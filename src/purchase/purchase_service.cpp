@@ -9,8 +9,8 @@
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "purchase/keys.hpp"
+#include "purchase/rebuild.hpp"
 #include "purchase/scripts.hpp"
-#include "redis/blocking_client.hpp"
 
 namespace ticketing::purchase {
 
@@ -33,12 +33,6 @@ const std::string& Tag(const redis::Value& v) {
 const std::string& Status(const redis::Value& v) {
   if (v.IsError()) throw std::runtime_error("redis script error: " + v.str);
   return v.str;
-}
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // Product columns in the order ProductFromRow reads them. sale_starts_at is a UTC DATETIME(3),
@@ -158,7 +152,11 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
       if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
       co_return Result<Reservation>{Outcome::kOk, std::move(r)};
     }
-    if (tag == "NOT_FOUND") co_return Result<Reservation>{Outcome::kProductNotFound, {}};
+    if (tag == "NOT_FOUND") {
+      // Redis lost the product (flushed, or older than it): the database decides, once.
+      if (attempt == 0 && co_await RebuildProductIfInDatabase(db_, options_, product_id)) continue;
+      co_return Result<Reservation>{Outcome::kProductNotFound, {}};
+    }
     if (tag == "SOLD_OUT") co_return Result<Reservation>{Outcome::kSoldOut, {}};
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
     if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
@@ -336,13 +334,16 @@ net::awaitable<bool> PurchaseService::FinishConfirm(const std::string& hold_key,
           redis::List(prefix, reservation_id, std::to_string(order.id),
                       std::to_string(order.total_cents)));
       const auto& status = Status(fin);
+      if (status == "OK") co_return true;
+      // Redis came back from before this confirm (RETAKEN: the hold was not confirming) or lost
+      // the hold: only the database can say what is available now.
       if (status == "RETAKEN") {
         Registry::Get().Count(Event::kConfirmRetaken);
         log::Warn("confirm_retaken", {{"reservation", reservation_id}});
-      } else if (status == "MISSING") {
+      } else {
         log::Warn("confirm_hold_missing", {{"reservation", reservation_id}});
       }
-      co_return true;
+      break;
     } catch (const redis::Unavailable& e) {
       error = e.what();
     }
@@ -355,6 +356,14 @@ net::awaitable<bool> PurchaseService::FinishConfirm(const std::string& hold_key,
     co_await pause.async_wait(net::use_awaitable);
     backoff *= 4;
   }
+  std::string error;
+  try {
+    co_await RebuildProduct(db_, options_, order.product_id);
+  } catch (const std::exception& e) {
+    error = e.what();  // the Redis-loss watch or a later sync puts it right
+  }
+  if (!error.empty()) log::Warn("reconcile_after_finish_failed", {{"error", error}});
+  co_return true;
 }
 
 net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string reservation_id) {
@@ -379,23 +388,19 @@ net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string 
                                                                     std::string reservation_id) {
   auto product_id = ids_.Verify(reservation_id, user);
   if (!product_id) co_return Result<Reservation>{Outcome::kReservationNotFound, {}};
-  auto reply = co_await redis_.Command(
-      redis::List("HMGET", keys::Hold(keys::Prefix(*product_id), reservation_id), "user", "qty",
-                  "state", "exp"));
-  if (reply.IsError() || reply.elements.size() != 4 || reply.elements[0].IsNil() ||
-      reply.elements[0].str != user) {
+  auto reply = co_await redis_.Eval(Scripts::Get().hold_status,
+                                    redis::List(keys::Hold(keys::Prefix(*product_id), reservation_id)),
+                                    redis::List());
+  if (reply.IsError() || reply.elements.size() != 5 || reply.elements[0].str != user) {
     if (auto order = co_await FindOrder(reservation_id, user)) {
       co_return Result<Reservation>{
-          Outcome::kOk, {reservation_id, *product_id, order->quantity, "confirmed", 0, NowMs()}};
+          Outcome::kOk, {reservation_id, *product_id, order->quantity, "confirmed", 0, 0}};
     }
     co_return Result<Reservation>{Outcome::kReservationNotFound, {}};
   }
-  Reservation r{reservation_id,
-                *product_id,
-                static_cast<int>(reply.elements[1].AsInt()),
-                reply.elements[2].str,
-                reply.elements[3].AsInt(),
-                NowMs()};
+  const auto& e = reply.elements;
+  Reservation r{reservation_id, *product_id, static_cast<int>(e[1].integer), e[2].str,
+                e[3].integer,   e[4].integer};
   // A hold past its time is expired for the buyer even before a sweeper returned its units.
   if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
   co_return Result<Reservation>{Outcome::kOk, std::move(r)};
@@ -474,8 +479,11 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
                      {product_id});
   });
   if (row.rows.empty()) co_return Result<Product>{Outcome::kProductNotFound, {}};
-  co_await WarmRedis(redis_, db_, options_.default_hold_seconds);
-  co_return Result<Product>{Outcome::kOk, ProductFromRow(row.rows[0])};
+  auto synced = co_await RebuildProduct(db_, options_, product_id);
+  if (!synced) co_return Result<Product>{Outcome::kProductNotFound, {}};
+  Product p = ProductFromRow(row.rows[0]);
+  p.available = std::max<std::int64_t>(0, synced->after);
+  co_return Result<Product>{Outcome::kOk, std::move(p)};
 }
 
 net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t product_id,
@@ -512,7 +520,7 @@ net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t prod
   auto reply =
       co_await redis_.Eval(Scripts::Get().product_settings, redis::List(keys::Info(prefix)), args);
   if (reply.IsError()) throw std::runtime_error("product_settings: " + reply.str);
-  if (reply.integer == 0) co_await WarmRedis(redis_, db_, options_.default_hold_seconds);
+  if (reply.integer == 0) co_await RebuildProductIfInDatabase(db_, options_, product_id);
   auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
   if (!avail.IsNil() && !avail.IsError()) updated->available = std::max<long long>(0, avail.AsInt());
   log::Info("product_updated", {{"product", product_id}});
@@ -520,34 +528,8 @@ net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t prod
 }
 
 net::awaitable<Result<StockSync>> PurchaseService::SyncStock(std::int64_t product_id) {
-  // One database transaction holds the product row lock (so no confirm commits meanwhile)
-  // while a blocking Redis connection on the same worker reads the confirming holds and
-  // rewrites available. Runs on a database worker, never on the I/O thread.
-  auto result = co_await db_.Run([&, product_id](db::Connection& c) -> std::optional<StockSync> {
-    return db::Transaction(c, [&]() -> std::optional<StockSync> {
-      auto stock = c.Execute("SELECT stock FROM products WHERE id = ? FOR UPDATE", {product_id});
-      if (stock.rows.empty()) return std::nullopt;
-      const std::int64_t db_stock = ToInt(stock.rows[0].at(0));
-      const auto prefix = keys::Prefix(product_id);
-      redis::BlockingConnection redis(options_.redis_host, options_.redis_port,
-                                      options_.redis_timeout);
-      auto confirming =
-          redis.Eval(Scripts::Get().confirming_list, {keys::Expiry(prefix)}, {prefix});
-      if (confirming.IsError()) throw std::runtime_error("confirming_list: " + confirming.str);
-      std::vector<std::string> args{prefix, std::to_string(db_stock)};
-      for (const auto& rid : confirming.elements) {
-        auto order = c.Execute("SELECT 1 FROM orders WHERE reservation_id = ?", {rid.str});
-        if (!order.rows.empty()) args.push_back(rid.str);
-      }
-      auto reply = redis.Eval(Scripts::Get().sync_stock,
-                              {keys::Available(prefix), keys::Expiry(prefix)}, args);
-      if (reply.IsError() || reply.elements.size() != 3) {
-        throw std::runtime_error("sync_stock: " + reply.str);
-      }
-      return StockSync{reply.elements[0].integer, reply.elements[1].integer, db_stock,
-                       reply.elements[2].integer};
-    });
-  });
+  // The same reconcile as the rebuild after Redis lost data (rebuild.hpp).
+  auto result = co_await RebuildProduct(db_, options_, product_id);
   if (!result) co_return Result<StockSync>{Outcome::kProductNotFound, {}};
   log::Info("stock_synced", {{"product", product_id},
                              {"before", result->before},
@@ -571,34 +553,22 @@ net::awaitable<Readiness> PurchaseService::CheckReady() {
   co_return r;
 }
 
-net::awaitable<int> PurchaseService::WarmRedis(redis::Connection& redis, db::Pool& db,
-                                               int default_hold_seconds) {
-  auto products = co_await db.Run([](db::Connection& c) {
-    return c.Execute(std::string("SELECT ") + kProductColumns + " FROM products");
-  });
-  int written = 0;
-  for (const auto& row : products.rows) {
-    const std::string id = row.at(0).value_or("0");
-    const auto prefix = keys::Prefix(std::stoll(id));
-    // A product absent from Redis has no holds there, so available = database stock.
-    std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix)};
-    const Product p = ProductFromRow(row);
-    std::vector<std::string> args{
-        p.name,
-        std::to_string(p.price_cents),
-        std::to_string(p.per_user_limit),
-        row.at(6) ? *row.at(6) : std::to_string(default_hold_seconds),
-        std::to_string(p.total_stock),
-        std::to_string(p.available)};
-    auto settings = SettingsArgs(p.sale_starts_at_ms, p.queue);
-    args.insert(args.end(), settings.begin(), settings.end());
-    auto reply = co_await redis.Eval(Scripts::Get().init_product, keys, args);
-    if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
-    written += static_cast<int>(reply.integer);
-    std::vector<std::string> sadd{"SADD", std::string(keys::kProducts), id};
-    co_await redis.Command(std::move(sadd));
-  }
-  co_return written;
+std::optional<Product> SelectProductForUpdate(db::Connection& c, std::int64_t product_id) {
+  auto rows = c.Execute(
+      std::string("SELECT ") + kProductColumns + " FROM products WHERE id = ? FOR UPDATE",
+      {product_id});
+  if (rows.rows.empty()) return std::nullopt;
+  return ProductFromRow(rows.rows[0]);
+}
+
+std::vector<std::string> ProductInfoArgs(const Product& p) {
+  std::vector<std::string> out{p.name, std::to_string(p.price_cents),
+                               std::to_string(p.per_user_limit),
+                               p.hold_seconds ? std::to_string(*p.hold_seconds) : "",
+                               std::to_string(p.total_stock)};
+  auto settings = SettingsArgs(p.sale_starts_at_ms, p.queue);
+  out.insert(out.end(), settings.begin(), settings.end());
+  return out;
 }
 
 }  // namespace ticketing::purchase

@@ -52,11 +52,6 @@ class PurchaseService final : public Service {
   net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) override;
   net::awaitable<Readiness> CheckReady() override;
 
-  // Writes every database product missing from Redis into Redis (start-up after Redis lost its
-  // data, or a product created while Redis was down) and registers all with the sweepers.
-  static net::awaitable<int> WarmRedis(redis::Connection& redis, db::Pool& db,
-                                       int default_hold_seconds);
-
  private:
   net::awaitable<std::optional<Order>> FindOrder(std::string reservation_id, std::string user);
 
@@ -77,5 +72,10 @@ Order OrderFromRow(const db::Row& row);
 // The order made from `reservation_id` (and by `user`, if given), if any.
 std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservation_id,
                                  const std::string* user = nullptr);
+// The product row, locked (SELECT ... FOR UPDATE) until the caller's transaction ends.
+std::optional<Product> SelectProductForUpdate(db::Connection& c, std::int64_t product_id);
+// The product's Redis info fields as sync_stock.lua takes them: name, priceCents, limit,
+// holdSeconds, total, saleStartsAtMs, then the waiting room.
+std::vector<std::string> ProductInfoArgs(const Product& p);
 
 }  // namespace ticketing::purchase

@@ -13,11 +13,13 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_confirm_abort)),
       redis::Script(std::string(lua::k_sweep)),
       redis::Script(std::string(lua::k_settle)),
-      redis::Script(std::string(lua::k_confirming_list)),
+      redis::Script(std::string(lua::k_live_holds)),
       redis::Script(std::string(lua::k_sync_stock)),
       redis::Script(std::string(lua::k_init_product)),
       redis::Script(std::string(lua::k_product_settings)),
       redis::Script(std::string(lua::k_list_holds)),
+      redis::Script(std::string(lua::k_epoch_mark)),
+      redis::Script(std::string(lua::k_hold_status)),
   };
   return scripts;
 }

@@ -6,7 +6,7 @@ namespace ticketing::purchase {
 
 struct Scripts {
   redis::Script reserve, cancel, confirm_begin, confirm_finish, confirm_abort, sweep, settle,
-      confirming_list, sync_stock, init_product, product_settings, list_holds;
+      live_holds, sync_stock, init_product, product_settings, list_holds, epoch_mark, hold_status;
   static const Scripts& Get();
 };
 

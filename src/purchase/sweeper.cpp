@@ -19,7 +19,7 @@ net::awaitable<void> Sweeper::Run() {
   bool was_failing = false;
   while (!stopped_) {
     try {
-      co_await SweepOnce();
+      if (!options_.redis_verified || options_.redis_verified()) co_await SweepOnce();
       if (was_failing) log::Info("sweeper_recovered");
       was_failing = false;
     } catch (const std::exception& e) {
@@ -35,11 +35,18 @@ net::awaitable<SweepStats> Sweeper::SweepOnce() {
   SweepStats total;
   auto members = co_await redis_.Command(redis::List("SMEMBERS", std::string(keys::kProducts)));
   if (members.IsError()) throw std::runtime_error("SMEMBERS: " + members.str);
+  // One product that cannot be swept (Redis refused its script) does not hold up the others.
+  std::string first_error;
   for (const auto& m : members.elements) {
-    auto s = co_await SweepProduct(std::stoll(m.str));
-    total.released_units += s.released_units;
-    total.settled += s.settled;
+    try {
+      auto s = co_await SweepProduct(std::stoll(m.str));
+      total.released_units += s.released_units;
+      total.settled += s.settled;
+    } catch (const std::exception& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
   }
+  if (!first_error.empty()) throw std::runtime_error(first_error);
   co_return total;
 }
 
@@ -63,8 +70,18 @@ net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
     // Claimed confirming holds come as (reservation id, its lost lease id, our claim id).
     const auto& claimed = reply.elements[1].elements;
     for (std::size_t i = 0; i + 2 < claimed.size(); i += 3) {
-      co_await Settle(product_id, claimed[i].str, claimed[i + 1].str, claimed[i + 2].str);
-      ++stats.settled;
+      // A settlement the database cannot answer now waits for our claim to run out (a later
+      // pass claims it again); the rest of the pass goes on.
+      std::string error;
+      try {
+        co_await Settle(product_id, claimed[i].str, claimed[i + 1].str, claimed[i + 2].str);
+        ++stats.settled;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (!error.empty()) {
+        log::Warn("settle_deferred", {{"reservation", claimed[i].str}, {"error", error}});
+      }
     }
     // A full batch means more may be due right now.
     if (reply.elements[2].integer < options_.batch) break;

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 namespace ticketing::purchase {
@@ -18,6 +19,9 @@ struct SweeperOptions {
   std::chrono::milliseconds interval{200};
   int batch = 500;
   std::chrono::milliseconds confirm_lease{30000};
+  // False while Redis may have lost data not yet rebuilt (RedisLossWatch::Verified): passes are
+  // skipped then, since an expired hold restored from an old snapshot may have been confirmed.
+  std::function<bool()> redis_verified;
 };
 
 struct SweepStats {

@@ -15,10 +15,13 @@ class AdmissionCodec {
 
   std::string Sign(std::int64_t product_id, std::string_view user, std::string_view ticket,
                    std::int64_t expires_at_ms) const;
-  // The ticket if `token` is well formed, its MAC matches this buyer and product, and it
-  // expires after `now_ms`; nullopt otherwise.
+  // The ticket if `token` is well formed, its MAC matches this buyer and product, and (when
+  // `now_ms` is given) it expires after `now_ms`; nullopt otherwise. The server checks only the
+  // MAC: no server's clock decides whether an admission ran out — reserve.lua compares the
+  // ticket's admission end with Redis TIME.
   std::optional<std::string> Verify(std::string_view token, std::string_view user,
-                                    std::int64_t product_id, std::int64_t now_ms) const;
+                                    std::int64_t product_id,
+                                    std::optional<std::int64_t> now_ms) const;
 
  private:
   std::string Mac(std::int64_t product_id, std::string_view user, std::string_view ticket,

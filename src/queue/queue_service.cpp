@@ -15,12 +15,6 @@ namespace {
 using purchase::Outcome;
 using purchase::Result;
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // A uniformly random pre-queue order in [0, 2^52): exact as a Redis sorted-set score.
 std::int64_t RandomOrder() {
   std::uint64_t v = 0;
@@ -143,7 +137,8 @@ net::awaitable<Result<LineInfo>> QueueService::Info(std::int64_t product_id) {
 std::optional<std::string> QueueService::VerifyAdmission(std::string_view token,
                                                          std::string_view user,
                                                          std::int64_t product_id) const {
-  return codec_.Verify(token, user, product_id, NowMs());
+  // Signature only: Redis time decides expiry (reserve.lua), never this server's clock.
+  return codec_.Verify(token, user, product_id, std::nullopt);
 }
 
 }  // namespace ticketing::queue

@@ -45,7 +45,9 @@ Value BlockingConnection::Command(const std::vector<std::string>& args) {
   std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data())));
   if (!reply) throw Unavailable(std::string("redis: ") + ctx_->errstr);
-  return FromReply(reply.get());
+  Value v = FromReply(reply.get());
+  if (IsRefusal(v)) throw NotSent("redis: " + v.str);
+  return v;
 }
 
 Value BlockingConnection::Eval(const Script& script, const std::vector<std::string>& keys,

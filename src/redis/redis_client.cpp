@@ -392,12 +392,14 @@ struct Connection::Impl {
       throw NotSent("redis: too many pending commands");
     }
     Encoded cmd = Encode(args);
-    co_return co_await net::async_initiate<decltype(net::use_awaitable),
-                                           void(std::exception_ptr, Value)>(
+    Value reply = co_await net::async_initiate<decltype(net::use_awaitable),
+                                               void(std::exception_ptr, Value)>(
         [](Handler handler, Impl* impl, Encoded encoded) {
           impl->Enqueue(std::move(handler), std::move(encoded));
         },
         net::use_awaitable, self.get(), std::move(cmd));
+    if (IsRefusal(reply)) throw NotSent("redis: " + reply.str);
+    co_return reply;
   }
 
   void Enqueue(Handler handler, Encoded cmd) {
@@ -487,6 +489,14 @@ Connection::~Connection() {
     Stop();
   } catch (...) {  // only bad_alloc while failing pending commands; nothing better to do here
   }
+}
+
+bool IsRefusal(const Value& v) {
+  if (!v.IsError()) return false;
+  for (std::string_view word : {"LOADING ", "BUSY ", "MASTERDOWN ", "TRYAGAIN ", "CLUSTERDOWN "}) {
+    if (v.str.starts_with(word)) return true;
+  }
+  return false;
 }
 
 void Connection::Start() {

@@ -43,6 +43,7 @@ class NotSent : public Unavailable {
 // A reply. Error replies are values (type kError, text in str), not exceptions.
 struct Value {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+
   Type type = Type::kNil;
   long long integer = 0;
   std::string str;
@@ -54,6 +55,12 @@ struct Value {
   // std::runtime_error otherwise.
   [[nodiscard]] long long AsInt() const;
 };
+
+// True for an error reply by which Redis refused to run the command for now: LOADING (it is
+// reading its data after a restart), BUSY (a script runs too long), MASTERDOWN, TRYAGAIN,
+// CLUSTERDOWN. Such a command did not run. Both clients throw NotSent for these, so callers
+// answer 503 and retry rather than treat them as a script's own error.
+bool IsRefusal(const Value& v);
 
 struct Options {
   std::string host = "127.0.0.1";

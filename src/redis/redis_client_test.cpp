@@ -16,8 +16,10 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "redis/blocking_client.hpp"
 #include "tests/support/services.hpp"
 
 namespace ticketing::redis {
@@ -435,6 +437,43 @@ TEST_F(RedisClientTest, CommandStuckInTheSendQueueFailsAloneAsNotSent) {
     // It did not run: the key was never set.
     EXPECT_TRUE((co_await c->Command("GET", Key("k"))).IsNil());
   });
+}
+
+// Issue 7 (found by the chaos suite): Redis answers LOADING while it reads its AOF after a
+// restart, BUSY while a script runs too long. Those commands did not run; they must fail as
+// NotSent (503, retry), not come back as error values that callers turn into a 500.
+TEST_F(RedisClientTest, BusyOrLoadingRefusalsFailAsNotSent) {
+  BlockingConnection admin(options_.host, options_.port, 5000ms);
+  ASSERT_FALSE(admin.Command({"CONFIG", "SET", "busy-reply-threshold", "100"}).IsError());
+  auto c = Open();
+  std::thread spin;
+  Run([&]() -> net::awaitable<void> {
+    co_await WaitConnected(*c);
+    spin = std::thread([this] {
+      BlockingConnection busy(options_.host, options_.port, 10000ms);
+      busy.Command({"EVAL",
+                    "local s = redis.call('TIME') while true do local n = redis.call('TIME') "
+                    "if (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 1500000 then break end end "
+                    "return 1",
+                    "0"});
+    });
+    co_await Sleep(400ms);
+    bool not_sent = false;
+    std::string what;
+    try {
+      auto v = co_await c->Command("PING");
+      what = v.str;
+    } catch (const NotSent& e) {
+      not_sent = true;
+      what = e.what();
+    }
+    EXPECT_TRUE(not_sent) << what;
+    EXPECT_NE(what.find("BUSY"), std::string::npos) << what;
+  });
+  spin.join();
+  admin.Command({"CONFIG", "SET", "busy-reply-threshold", "5000"});
+  // The connection stayed up: a refusal is an answer, not a broken connection.
+  Run([&]() -> net::awaitable<void> { EXPECT_EQ((co_await c->Command("PING")).str, "PONG"); });
 }
 
 TEST_F(RedisClientTest, CommandWhileDisconnectedFailsFast) {

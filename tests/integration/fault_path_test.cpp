@@ -10,6 +10,9 @@
 
 #include <boost/json.hpp>
 
+#include <sys/wait.h>
+
+#include <csignal>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -279,6 +282,76 @@ TEST_F(FaultPath, OverloadIsAnsweredAtOnceWithRetryAfter) {
   EXPECT_EQ(metrics.find("ticketing_events_total{event=\"overloaded\"} 0\n"), std::string::npos)
       << "the overloaded counter did not count";
   EXPECT_NE(metrics.find("ticketing_events_total{event=\"overloaded\"} "), std::string::npos);
+}
+
+// Defect 6: SIGTERM while a confirm's transaction outlasts the 10-s drain. The I/O contexts
+// used to be destroyed before the database pool that posts the confirm's completion to them
+// (a use after free that ASan reports as a non-zero exit). Now the pool is drained first.
+TEST_F(FaultPath, ShutdownDuringASlowConfirmExitsCleanly) {
+  auto product = CreateProduct(2);
+  const auto rid = ReserveId(product, "term");
+  ServerProcess slow(SharedServices(), {{"TICKETING_FAULT", "stall_before_insert:12000"},
+                                        {"DB_TIMEOUT_SECONDS", "1"},
+                                        {"CONFIRM_LEASE_SECONDS", "30"}});
+  slow.Start();
+  auto confirm = std::async(std::launch::async, [&] {
+    HttpClient c(slow.port());
+    return c.Post("/purchase/confirm", RidBody(rid), Token("term"));
+  });
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "confirming"; },
+                         milliseconds(5000)));
+  const int status = slow.Signal(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "exit status " << status << ", see " << slow.log_path();
+  confirm.get();
+  // Whatever the buyer heard, the books balance once the hold's lease is settled.
+  ASSERT_TRUE(Eventually([&] { return stores_.HoldState(rid) != "confirming"; },
+                         milliseconds(45000)));
+  stores_.ExpectInvariants(product);
+}
+
+// Defect 7: only Redis time decides. A server whose clock runs 10 minutes ahead must neither
+// label a fresh hold "expired" nor refuse a valid waiting-room admission as expired.
+TEST_F(FaultPath, AServerClockMinutesAheadDecidesNothing) {
+  ServerProcess ahead(SharedServices(),
+                      {{"LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"},
+                       {"FAKETIME", "+10m"},
+                       {"ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0"}});
+  ahead.Start();
+  HttpClient skewed(ahead.port());
+  auto product = CreateProduct(3, 1, 300);
+  const auto rid = ReserveId(product, "clock");
+  auto status = skewed.Get("/purchase/reservations/" + rid, Token("clock"));
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(status.json.at("state").as_string(), "held") << status.body;
+
+  // A queued product: the admission is valid for 60 s of Redis time.
+  json::object body{{"name", "Clock"}, {"price", 10}, {"stock", 3}, {"perUserLimit", 1},
+                    {"queue", json::object{{"enabled", true}, {"admitPerSecond", 100},
+                                           {"maxActive", 10}, {"admissionTtlSeconds", 60}}}};
+  auto created = api_.Post("/admin/products", json::serialize(body), Token("ops", true));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto queued = created.json.at("id").as_int64();
+  auto join = api_.Post("/queue/" + std::to_string(queued) + "/join", "", Token("clock-q"));
+  ASSERT_EQ(join.status, 200) << join.body;
+  const std::string ticket(join.json.at("ticket").as_string());
+  std::string admission;
+  ASSERT_TRUE(Eventually([&] {
+    auto st = api_.Get("/queue/" + std::to_string(queued) + "/status?ticket=" + ticket,
+                       Token("clock-q"));
+    if (auto* t = st.json.is_object() ? st.json.as_object().if_contains("admissionToken")
+                                      : nullptr) {
+      admission = std::string(t->as_string());
+    }
+    return !admission.empty();
+  }, milliseconds(10000)));
+  const std::string raw = skewed.Raw(
+      "POST /purchase/reserve HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
+      Token("clock-q") + "\r\nX-Admission-Token: " + admission +
+      "\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(Body(queued).size()) + "\r\n\r\n" + Body(queued));
+  EXPECT_NE(raw.find("HTTP/1.1 201"), std::string::npos) << raw;
+  stores_.ExpectInvariants(queued);
 }
 
 }  // namespace

@@ -15,6 +15,9 @@
 
 #include <optional>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 namespace ticketing::testing {
 namespace {
 
@@ -28,6 +31,7 @@ http::request<http::string_body> MakeRequest(const Call& c) {
   req.set(http::field::host, "127.0.0.1");
   if (!c.token.empty()) req.set(http::field::authorization, "Bearer " + c.token);
   if (!c.body.empty()) req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : c.headers) req.set(name, value);
   req.body() = c.body;
   req.prepare_payload();
   req.keep_alive(true);
@@ -60,6 +64,7 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
   std::string host;
   std::uint16_t port;
+  int timeout_ms = 0;
 };
 
 HttpClient::HttpClient(std::uint16_t port, std::string host) : impl_(new Impl) {
@@ -68,6 +73,11 @@ HttpClient::HttpClient(std::uint16_t port, std::string host) : impl_(new Impl) {
 }
 
 HttpClient::~HttpClient() { delete impl_; }
+
+void HttpClient::set_timeout_ms(int ms) {
+  impl_->timeout_ms = ms;
+  impl_->stream.reset();
+}
 
 Reply HttpClient::Send(const Call& call) {
   auto req = MakeRequest(call);
@@ -78,6 +88,14 @@ Reply HttpClient::Send(const Call& call) {
         impl_->stream->expires_after(std::chrono::seconds(30));
         impl_->stream->connect(tcp::endpoint(net::ip::make_address(impl_->host), impl_->port));
         impl_->buffer.clear();
+        if (impl_->timeout_ms > 0) {
+          // The blocking reads and writes below ignore the stream's expiry; the socket's own
+          // timeouts bound them.
+          timeval tv{impl_->timeout_ms / 1000, (impl_->timeout_ms % 1000) * 1000};
+          const int fd = impl_->stream->socket().native_handle();
+          setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+          setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        }
       }
       http::write(impl_->stream->socket(), req);
       http::response_parser<http::string_body> parser;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ticketing::testing {
@@ -21,11 +22,15 @@ struct Call {
   std::string target;
   std::string body;
   std::string token;  // bearer token, if any
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra request headers
 };
 
 class HttpClient {
  public:
   explicit HttpClient(std::uint16_t port, std::string host = "127.0.0.1");
+  // With a positive `ms`, a request whose write or answer takes longer fails (status 0) and its
+  // connection is dropped; 0 (the default) waits as long as the server takes.
+  void set_timeout_ms(int ms);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

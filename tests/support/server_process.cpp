@@ -58,6 +58,10 @@ void ServerProcess::Start() {
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string bin = ServerBinary();
+  std::vector<std::string> args = args_;
+  std::vector<char*> argv{bin.data()};
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
 
   pid_ = fork();
   if (pid_ == 0) {
@@ -68,8 +72,7 @@ void ServerProcess::Start() {
     }
     // Run from the services dir so that no stray .env in the repo changes the config.
     if (chdir(env_.count("TEST_CWD") ? env_["TEST_CWD"].c_str() : "/tmp") != 0) _exit(126);
-    char* argv[] = {bin.data(), nullptr};
-    execve(bin.c_str(), argv, envp.data());
+    execve(bin.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   HttpClient client(port_);
@@ -88,6 +91,7 @@ bool ServerProcess::Running() {
   pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     pid_ = -1;
+    last_status_ = status;
     return false;
   }
   return true;
@@ -109,6 +113,7 @@ int ServerProcess::WaitExit(int seconds) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
+      last_status_ = status;
       return status;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

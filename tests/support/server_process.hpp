@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace ticketing::testing {
 
@@ -30,13 +31,21 @@ class ServerProcess {
   int WaitExit(int seconds);
 
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
+  // Wait status of the last exit that Running() or WaitExit() observed (-1: none yet).
+  int last_status() const { return last_status_; }
   std::map<std::string, std::string>& env() { return env_; }
+  // Arguments after the binary's name (default none: `ticketing` alone = serve), e.g.
+  // {"serve", "--workers", "3"}; read by Start().
+  std::vector<std::string>& args() { return args_; }
   const std::string& log_path() const { return log_path_; }
 
  private:
   std::map<std::string, std::string> env_;
+  std::vector<std::string> args_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  int last_status_ = -1;
   std::string log_path_;
 };
 

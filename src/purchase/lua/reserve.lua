@@ -47,6 +47,7 @@ local exp = now + hold * 1000
 redis.call('DECRBY', KEYS[2], qty)
 redis.call('INCRBY', ARGV[5] .. ':held', qty)
 redis.call('INCRBY', KEYS[4], qty)
+redis.call('PEXPIREAT', KEYS[4], math.max(exp + RETAIN_MS, redis.call('PEXPIRETIME', KEYS[4])))
 redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', qty, 'state', 'held', 'exp', exp,
            'created', now)
 redis.call('ZADD', KEYS[3], exp, ARGV[3])

@@ -3,13 +3,15 @@
 -- the pre-queue is shuffled; after it, arrivals are FIFO.
 -- KEYS[1] prefix:info
 -- ARGV[1] prefix  ARGV[2] user  ARGV[3] new ticket  ARGV[4] random order in [0, 2^52)
--- ARGV[5] max waiting  ARGV[6] retain ms (ticket records)
+-- ARGV[5] max waiting  ARGV[6] retain ms (tickets and the line: counted from the later of now
+-- and the sale start)
 -- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'}
 local prefix = ARGV[1]
 local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start')
 if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
 local now = now_ms()
+local keep = math.max(now, tonumber(info[3]) or 0) + tonumber(ARGV[6])
 local ukey = prefix .. ':q:u:' .. ARGV[2]
 local ticket = redis.call('GET', ukey)
 if ticket then
@@ -34,7 +36,8 @@ else
   redis.call('ZADD', prefix .. ':q:line', order, ticket)
   redis.call('ZADD', prefix .. ':q:seen', now, ticket)
   redis.call('HSET', tkey, 'user', ARGV[2], 'state', 'waiting', 'joined', now, 'order', order)
-  redis.call('PEXPIRE', tkey, tonumber(ARGV[6]))
-  redis.call('SET', ukey, ticket, 'PX', tonumber(ARGV[6]))
+  redis.call('PEXPIREAT', tkey, keep)
+  redis.call('SET', ukey, ticket, 'PXAT', keep)
 end
+keep_line(prefix, keep)
 return describe(prefix, KEYS[1], ticket, now)

@@ -58,6 +58,8 @@ if soldout == 0 then
       redis.call('ZREM', prefix .. ':q:seen', ticket)
       if user then
         redis.call('HSET', tkey, 'state', 'admitted', 'adm', now + ttl, 'admAt', now)
+        expire_not_before(tkey, now + ttl + RETAIN_MS)
+        expire_not_before(prefix .. ':q:u:' .. user, now + ttl + RETAIN_MS)
         redis.call('ZADD', active_key, now + ttl, user)
         admitted = admitted + 1
       end
@@ -67,5 +69,8 @@ if soldout == 0 then
       redis.call('HINCRBY', prefix .. ':q:stats', 'admitted', admitted)
     end
   end
+end
+if admitted > 0 or dropped > 0 then
+  keep_line(prefix, now + (tonumber(info[5]) or 0) * 1000 + RETAIN_MS)
 end
 return {'OK', soldout, admitted, dropped}

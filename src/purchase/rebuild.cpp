@@ -1,0 +1,202 @@
+#include "purchase/rebuild.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/rand.h>
+
+#include "metrics/log.hpp"
+#include "purchase/keys.hpp"
+#include "purchase/scripts.hpp"
+
+namespace ticketing::purchase {
+namespace {
+
+constexpr std::size_t kOrderLookupBatch = 500;  // reservation ids per IN (...) query
+constexpr std::chrono::minutes kGuardTtl{10};     // bounds a guard left by a dead server
+
+redis::BlockingConnection Connect(const Options& o) {
+  return redis::BlockingConnection(o.redis_host, o.redis_port, o.redis_timeout);
+}
+
+// Appends (rid, orderId, totalCents) for every id in `rids` that has an order.
+void AppendCommitted(db::Connection& c, const std::vector<redis::Value>& rids,
+                     std::vector<std::string>& out) {
+  for (std::size_t at = 0; at < rids.size(); at += kOrderLookupBatch) {
+    const std::size_t n = std::min(kOrderLookupBatch, rids.size() - at);
+    std::string sql =
+        "SELECT reservation_id, id, total_price_cents FROM orders WHERE reservation_id IN (";
+    std::vector<db::Param> params;
+    params.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      sql += i ? ", ?" : "?";
+      params.emplace_back(rids[at + i].str);
+    }
+    sql += ")";
+    for (const auto& row : c.Execute(sql, params).rows) {
+      out.push_back(row.at(0).value_or(""));
+      out.push_back(row.at(1).value_or("0"));
+      out.push_back(row.at(2).value_or("0"));
+    }
+  }
+}
+
+// `run_id` from an INFO server reply ("" if absent).
+std::string RunId(const redis::Value& info) {
+  static constexpr std::string_view kField = "run_id:";
+  const auto at = info.str.find(kField);
+  if (at == std::string::npos) return "";
+  const auto from = at + kField.size();
+  const auto end = info.str.find_first_of("\r\n", from);
+  return info.str.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
+std::string RandomHex() {
+  unsigned char bytes[8];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
+                                          std::int64_t product_id) {
+  // The row lock keeps every confirm of this product from committing until we are done, so
+  // the orders read below are all there will be for the holds Redis has now.
+  auto product = SelectProductForUpdate(c, product_id);
+  if (!product) return std::nullopt;
+  const auto prefix = keys::Prefix(product_id);
+  const auto& scripts = Scripts::Get();
+  auto live = redis.Eval(scripts.live_holds, {keys::Expiry(prefix)}, {prefix});
+  if (live.IsError()) throw std::runtime_error("live_holds: " + live.str);
+
+  std::vector<std::string> args{prefix, std::to_string(product->available)};
+  auto info = ProductInfoArgs(*product);
+  args.insert(args.end(), info.begin(), info.end());
+  AppendCommitted(c, live.elements, args);
+  auto reply = redis.Eval(scripts.sync_stock,
+                          {keys::Available(prefix), keys::Expiry(prefix), keys::Info(prefix)},
+                          args);
+  if (reply.IsError() || reply.elements.size() != 4) {
+    throw std::runtime_error("sync_stock: " + reply.str);
+  }
+  auto sadd = redis.Command({"SADD", std::string(keys::kProducts), std::to_string(product_id)});
+  if (sadd.IsError()) throw std::runtime_error("SADD: " + sadd.str);
+  if (const auto confirmed = reply.elements[3].integer; confirmed > 0) {
+    log::Warn("stale_holds_confirmed", {{"product", product_id}, {"holds", confirmed}});
+  }
+  return StockSync{reply.elements[0].integer, reply.elements[1].integer, product->available,
+                   reply.elements[2].integer};
+}
+
+net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Options& options,
+                                                        std::int64_t product_id) {
+  // On a database worker, never on the I/O thread: the blocking Redis calls happen while the
+  // transaction holds the row lock.
+  co_return co_await db.Run([&options, product_id](db::Connection& c) {
+    return db::Transaction(c, [&]() -> std::optional<StockSync> {
+      // An unknown id (a made-up reserve) costs one primary-key read, no Redis connection.
+      if (c.Execute("SELECT 1 FROM products WHERE id = ?", {product_id}).rows.empty()) return {};
+      auto redis = Connect(options);
+      return ReconcileProduct(c, redis, product_id);
+    });
+  });
+}
+
+net::awaitable<bool> RebuildProductIfInDatabase(db::Pool& db, const Options& options,
+                                                std::int64_t product_id) {
+  auto synced = co_await RebuildProduct(db, options, product_id);
+  if (synced) log::Info("product_rebuilt", {{"product", product_id}, {"available", synced->after}});
+  co_return synced.has_value();
+}
+
+net::awaitable<int> RebuildAllProducts(db::Pool& db, const Options& options) {
+  co_return co_await db.Run([&options](db::Connection& c) {
+    auto ids = c.Execute("SELECT id FROM products ORDER BY id");
+    auto redis = Connect(options);
+    int rebuilt = 0;
+    // One transaction per product: a row lock is held only while its product is rebuilt.
+    for (const auto& row : ids.rows) {
+      const std::int64_t id = std::stoll(row.at(0).value_or("0"));
+      if (db::Transaction(c, [&] { return ReconcileProduct(c, redis, id); })) ++rebuilt;
+    }
+    return rebuilt;
+  });
+}
+
+bool RedisLossWatch::Verified() const {
+  return verified_ && redis_.GetStats().connects == verified_connects_;
+}
+
+net::awaitable<bool> RedisLossWatch::CheckOnce(bool force) {
+  const auto connects = redis_.GetStats().connects;
+  // A restart between the two reads shows as another run id; a FLUSHALL between them, as a
+  // missing marker at the next check (a flushed Redis has no stale holds to sweep meanwhile).
+  auto marker = co_await redis_.Command(redis::List("GET", std::string(kEpochKey)));
+  auto info = co_await redis_.Command(redis::List("INFO", "server"));
+  if (marker.IsError() || info.IsError()) {
+    throw std::runtime_error("redis loss check: " + marker.str + info.str);
+  }
+  const std::string run_id = RunId(info);
+  if (run_id.empty()) throw std::runtime_error("redis loss check: no run_id in INFO server");
+  const bool lost = marker.IsNil() || marker.str != run_id;
+  verified_ = !lost;
+  verified_connects_ = connects;
+  if (!lost && !force) co_return false;
+
+  // The guard goes with a FLUSHALL during the rebuild; then the marker is not written and
+  // the next check rebuilds again.
+  if (guard_.empty()) guard_ = std::string(kEpochKey) + ":guard:" + RandomHex();
+  const std::string guard = guard_;
+  co_await redis_.Command(redis::List("SET", guard, "1", "PX",
+                                      std::to_string(std::chrono::milliseconds(kGuardTtl).count())));
+  const auto started = std::chrono::steady_clock::now();
+  const int products = co_await RebuildAllProducts(db_, options_);
+  auto marked = co_await redis_.Eval(Scripts::Get().epoch_mark,
+                                     redis::List(std::string(kEpochKey), guard),
+                                     redis::List(run_id));
+  if (marked.IsError()) throw std::runtime_error("epoch_mark: " + marked.str);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  log::Info("redis_rebuilt", {{"products", products},
+                              {"reason", lost ? (marker.IsNil() ? "marker_missing" : "run_id_changed")
+                                              : "start"},
+                              {"ms", ms},
+                              {"recorded", marked.integer == 1}});
+  // Verified only if the run we rebuilt is still the one recorded; the next check says.
+  verified_ = marked.integer == 1 && redis_.GetStats().connects == connects;
+  co_return true;
+}
+
+net::awaitable<void> RedisLossWatch::Run() {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  bool started = false;  // the start-up rebuild is done
+  bool was_failing = false;
+  while (!stopped_) {
+    try {
+      co_await CheckOnce(!started);
+      started = true;
+      if (was_failing) log::Info("redis_loss_check_recovered");
+      was_failing = false;
+    } catch (const std::exception& e) {
+      if (!was_failing) log::Warn("redis_loss_check_failed", {{"error", e.what()}});
+      was_failing = true;
+    }
+    timer.expires_after(interval_);
+    try {
+      co_await timer.async_wait(net::use_awaitable);
+    } catch (const std::exception&) {
+      co_return;  // cancelled: shutting down
+    }
+  }
+}
+
+}  // namespace ticketing::purchase
