@@ -163,6 +163,7 @@ int Serve() {
   server_options.max_connections = cfg->max_connections;
   server_options.max_in_flight = cfg->http_max_in_flight;
   server_options.share_port = cfg->share_port;
+  server_options.fault_delay = std::chrono::milliseconds(cfg->fault_delay_ms);
   http::Server server(contexts, server_options, [&shards](std::size_t i) -> http::Handler {
     http::Api* api = shards[i]->api.get();
     return [api](http::Request& req) { return api->Handle(req); };

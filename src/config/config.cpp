@@ -151,10 +151,18 @@ Config Load(const Lookup& lookup) {
                      c.fault.size() > 20 &&
                      c.fault.find_first_not_of("0123456789", 20) == std::string::npos &&
                      c.fault.size() <= 26;
+  // delay_all_requests:MS (test-only): every HTTP request waits MS ms on a timer before it is
+  // handled, a server slowed on purpose for the load generator's open-loop test.
+  constexpr std::string_view kDelay = "delay_all_requests:";
+  const bool delay = c.fault.starts_with(kDelay) && c.fault.size() > kDelay.size() &&
+                     c.fault.size() <= kDelay.size() + 6 &&
+                     c.fault.find_first_not_of("0123456789", kDelay.size()) == std::string::npos;
+  if (delay) c.fault_delay_ms = std::stoi(c.fault.substr(kDelay.size()));
   if (!c.fault.empty() && c.fault != "crash_before_commit" && c.fault != "crash_after_commit" &&
-      !stall) {
+      !stall && !delay) {
     throw ConfigError(
-        "TICKETING_FAULT: expected crash_before_commit|crash_after_commit|stall_before_insert:MS");
+        "TICKETING_FAULT: expected crash_before_commit|crash_after_commit|stall_before_insert:MS|"
+        "delay_all_requests:MS");
   }
   return c;
 }

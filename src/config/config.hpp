@@ -58,6 +58,7 @@ struct Config {
 
   std::string log_level = "info";  // LOG_LEVEL: trace|debug|info|warn|error|off
   std::string fault;               // TICKETING_FAULT: test-only crash/stall points
+  int fault_delay_ms = 0;          // from TICKETING_FAULT=delay_all_requests:MS
 };
 
 using Lookup = std::function<std::optional<std::string>(std::string_view name)>;

@@ -56,6 +56,18 @@ TEST(Config, ShortSecretRejected) {
   }
 }
 
+TEST(Config, RequestDelayFault) {
+  auto m = Minimal();
+  EXPECT_EQ(Load(FromMap(m)).fault_delay_ms, 0);
+  m["TICKETING_FAULT"] = "delay_all_requests:250";
+  EXPECT_EQ(Load(FromMap(m)).fault_delay_ms, 250);
+  for (const char* bad : {"delay_all_requests:", "delay_all_requests:x", "delay_all_requests:-1",
+                          "delay_all_requests:1234567"}) {
+    m["TICKETING_FAULT"] = bad;
+    EXPECT_THROW(Load(FromMap(m)), ConfigError) << bad;
+  }
+}
+
 TEST(Config, DotEnvParsing) {
   auto m = ParseDotEnv("# comment\n\nexport A=1\nB = \"two words\"\nC='x=y'\n");
   EXPECT_EQ(m["A"], "1");

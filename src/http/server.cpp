@@ -86,6 +86,10 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
       res.set(bhttp::field::retry_after, "1");
     } else {
       if (options.max_in_flight <= 0) state->in_flight.fetch_add(1);
+      if (options.fault_delay.count() > 0) {
+        net::steady_timer delay(stream.get_executor(), options.fault_delay);
+        co_await delay.async_wait(kTuple);
+      }
       res = co_await handler(req);
       state->in_flight.fetch_sub(1);
     }

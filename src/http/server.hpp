@@ -36,6 +36,8 @@ struct ServerOptions {
   // once, instead of queueing work that would time out. 0: no bound.
   int max_in_flight = 10000;
   bool share_port = false;  // join other processes on the port instead of failing
+  // Test-only fault: every request waits this long (on a timer) before it is handled.
+  std::chrono::milliseconds fault_delay{0};
 };
 
 class Server {

@@ -1,6 +1,7 @@
 #include "loadgen/engine.hpp"
 
 #include "auth/jwt.hpp"
+#include "loadgen/open_loop.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -80,8 +81,12 @@ struct Shared {
   std::atomic<std::int64_t> deadline_ns{INT64_MAX};
   std::atomic<std::int64_t> connect_settled{0};  // connections open or given up (first time)
   std::atomic<std::int64_t> connect_open{0};
+  // Open loop (--rate): the schedule, and the lanes of every process (each deals its share).
+  ArrivalSchedule schedule{1, 0};
+  int lanes_total = 1;
 
   explicit Shared(const EngineParams& p) : o(*p.options), params(p), jwt(o.secret) {}
+  bool Open() const { return o.rate > 0; }
 
   std::int64_t Micros() const { return (NowNs() - t0_ns.load(std::memory_order_relaxed)) / 1000; }
 
@@ -94,10 +99,21 @@ struct Shared {
   }
 };
 
+struct Arrival {
+  std::int64_t id = 0;      // global arrival number = buyer id
+  std::int64_t due_ns = 0;  // NowNs() clock
+};
+
 // One I/O thread.
 struct Lane {
   net::io_context ioc{1};
   RunStats stats;
+  // Open loop: arrivals due and not yet taken by a connection, connections waiting for one (a
+  // cancelled timer wakes each), and whether every arrival of this lane has been dealt.
+  int index = 0;  // global lane number (open loop)
+  std::deque<Arrival> due;
+  std::deque<std::shared_ptr<net::steady_timer>> idle;
+  bool dealt = false;
   int connecting = 0;
   // Connections waiting for a connect slot, woken in order (a cancelled timer each).
   std::deque<std::shared_ptr<net::steady_timer>> connect_waiters;
@@ -116,8 +132,10 @@ class Conn {
   net::awaitable<bool> Connect();
   net::awaitable<bool> ConnectWithRetries();
   // Sends `request` and reads the answer; returns the status (0: transport error).
-  net::awaitable<int> Send(Op op, const std::string& request, std::string& body);
-  net::awaitable<void> Buyer(std::int64_t id);
+  // `due_ns` > 0: the request of an open-loop arrival due then (latency counts from it).
+  net::awaitable<int> Send(Op op, const std::string& request, std::string& body,
+                           std::int64_t due_ns = 0);
+  net::awaitable<void> Buyer(std::int64_t id, std::int64_t due_ns = 0);
   void Close();
   void Transport(const char* kind);
   std::string Post(std::string_view target, const std::string& token, const std::string& body);
@@ -217,7 +235,8 @@ std::string Conn::Post(std::string_view target, const std::string& token,
   return r;
 }
 
-net::awaitable<int> Conn::Send(Op op, const std::string& request, std::string& body) {
+net::awaitable<int> Conn::Send(Op op, const std::string& request, std::string& body,
+                              std::int64_t due_ns) {
   auto& stats = lane_.stats;
   auto& ops = stats.ops[static_cast<std::size_t>(op)];
   auto& progress = *s_.params.progress;
@@ -257,15 +276,22 @@ net::awaitable<int> Conn::Send(Op op, const std::string& request, std::string& b
     co_return 0;
   }
   const auto end = NowNs();
-  const auto latency = (end - start) / 1000;
+  auto latency = (end - start) / 1000;
   const auto at = s_.Micros();
   ++ops.answered;
-  ops.latency.Record(latency);
   ++ops.status[status];
-  stats.latency.Record(latency);
   ++stats.status[status];
   auto& slot = stats.At(at);
   ++slot.answered;
+  if (!s_.Open()) {
+    stats.latency.Record(latency);
+  } else if (due_ns > 0) {
+    const auto m = MeasureArrival(due_ns, start, end);
+    stats.service_latency.Record(m.service);
+    latency = m.corrected;
+    stats.latency.Record(latency);
+  }
+  ops.latency.Record(latency);
   slot.latency.Record(latency);
   stats.last_answer_us = std::max(stats.last_answer_us, at);
   if (status >= 300) {
@@ -278,13 +304,13 @@ net::awaitable<int> Conn::Send(Op op, const std::string& request, std::string& b
   co_return status;
 }
 
-net::awaitable<void> Conn::Buyer(std::int64_t id) {
+net::awaitable<void> Conn::Buyer(std::int64_t id, std::int64_t due_ns) {
   auto& stats = lane_.stats;
-  ++stats.buyers;
+  if (!s_.Open()) ++stats.buyers;
   std::string body;
   if (s_.o.mode == Mode::kGet) {
     std::string request = "GET " + s_.o.path + " HTTP/1.1\r\nHost: " + s_.host_header + "\r\n\r\n";
-    int status = co_await Send(Op::kGet, request, body);
+    int status = co_await Send(Op::kGet, request, body, due_ns);
     if (status != 0) {
       ++stats.buyers_answered;
       stats.last_buyer_answer_us = std::max(stats.last_buyer_answer_us, s_.Micros());
@@ -297,7 +323,7 @@ net::awaitable<void> Conn::Buyer(std::int64_t id) {
   const std::string reserve_body =
       "{\"productId\":" + s_.product + ",\"quantity\":" + std::to_string(s_.o.quantity) + "}";
   const std::string reserve = Post("/purchase/reserve", token, reserve_body);
-  const int status = co_await Send(Op::kReserve, reserve, body);
+  const int status = co_await Send(Op::kReserve, reserve, body, due_ns);
   if (status == 0) co_return;
   const auto at = s_.Micros();
   ++stats.buyers_answered;
@@ -330,14 +356,62 @@ net::awaitable<void> Conn::Run() {
   if (s_.o.connect_first && !lane_.go) {
     co_await lane_.go_timer.async_wait(kTuple);
   }
-  if (ok) {
+  if (ok && !s_.Open()) {
     for (;;) {
       const auto id = s_.NextBuyer();
       if (id < 0) break;
       co_await Buyer(id);
     }
   }
+  if (ok && s_.Open()) {
+    auto ex = co_await net::this_coro::executor;
+    for (;;) {
+      if (lane_.due.empty()) {
+        if (lane_.dealt) break;
+        auto wake = std::make_shared<net::steady_timer>(ex, Clock::time_point::max());
+        lane_.idle.push_back(wake);
+        co_await wake->async_wait(kTuple);
+        continue;
+      }
+      const Arrival a = lane_.due.front();
+      lane_.due.pop_front();
+      lane_.stats.start_lag.Record(std::max<std::int64_t>(0, NowNs() - a.due_ns) / 1000);
+      co_await Buyer(a.id, a.due_ns);
+    }
+  }
   Close();
+}
+
+// Open loop: deals this lane's arrivals at their due times to idle connections, or queues them
+// (a late start) when every connection of the lane is busy.
+net::awaitable<void> Deal(Shared& s, Lane& lane) {
+  net::steady_timer timer(lane.ioc);
+  const std::int64_t t0 = s.t0_ns.load();
+  // Let the connections released with this lane's start queue up as idle first.
+  timer.expires_after(std::chrono::milliseconds(0));
+  co_await timer.async_wait(kTuple);
+  for (auto i = s.schedule.First(lane.index); i >= 0; i = s.schedule.Next(i, s.lanes_total)) {
+    const std::int64_t due = t0 + s.schedule.DueNs(i);
+    if (NowNs() < due) {
+      timer.expires_at(Clock::time_point(std::chrono::nanoseconds(due)));
+      co_await timer.async_wait(kTuple);
+    }
+    ++lane.stats.arrivals;
+    ++lane.stats.buyers;
+    Arrival a;
+    a.id = i;
+    a.due_ns = due;
+    lane.due.push_back(a);
+    if (lane.idle.empty()) {
+      ++lane.stats.late_starts;
+    } else {
+      lane.idle.front()->cancel();
+      lane.idle.pop_front();
+    }
+  }
+  lane.dealt = true;
+  for (auto& w : lane.idle) w->cancel();
+  lane.idle.clear();
 }
 
 }  // namespace
@@ -368,9 +442,21 @@ RunStats RunEngine(const EngineParams& params) {
     threads = std::max(1, cores / k);
   }
   threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, s.my_connections)));
+  if (s.Open()) {
+    // Every process must have as many lanes (the arrivals are dealt over all of them), and
+    // every lane at least one connection.
+    threads = static_cast<int>(std::max<std::int64_t>(
+        1, std::min<std::int64_t>(threads, o.connections / k)));
+    s.lanes_total = threads * k;
+    s.schedule =
+        ArrivalSchedule(o.rate, ArrivalSchedule::Total(o.rate, o.duration_seconds, o.buyers));
+  }
 
   std::vector<std::unique_ptr<Lane>> lanes;
-  for (int t = 0; t < threads; ++t) lanes.push_back(std::make_unique<Lane>());
+  for (int t = 0; t < threads; ++t) {
+    lanes.push_back(std::make_unique<Lane>());
+    lanes.back()->index = t * k + i;
+  }
   for (std::int64_t c = 0; c < s.my_connections; ++c) {
     // Global connection number: spreads source addresses evenly over all processes.
     const std::int64_t global = c * k + i;
@@ -383,7 +469,7 @@ RunStats RunEngine(const EngineParams& params) {
 
   const auto start_load = [&] {
     s.t0_ns = NowNs();
-    if (o.duration_seconds > 0) {
+    if (o.duration_seconds > 0 && !s.Open()) {
       s.deadline_ns = s.t0_ns.load() + static_cast<std::int64_t>(o.duration_seconds * 1e9);
     }
   };
@@ -401,6 +487,7 @@ RunStats RunEngine(const EngineParams& params) {
         l.go = true;
         l.go_timer.cancel();
       });
+      if (s.Open()) net::co_spawn(lane->ioc, Deal(s, *lane), net::detached);
     }
   }
   for (auto& w : workers) w.join();

@@ -79,6 +79,10 @@ target
 scenario
   --buyers N                  distinct buyers (default 100000; with --duration: a cap)
   --duration S                keep starting new buyers for S seconds
+  --rate R                    open loop: start R buyers (or GETs) per second on schedule,
+                              whatever the answers; latency counts from each one's due time
+                              (coordinated omission corrected). Opens every connection first;
+                              --connections is the pool (arrivals finding none free wait)
   --confirm P                 a winner confirms with probability P (default 0.8)
   --cancel P                  ... cancels with probability P (default 0.05), else abandons
   --quantity Q                units per reserve (default 1)
@@ -169,6 +173,8 @@ Options Parse(const std::vector<std::string>& args,
       buyers_given = true;
     } else if (name == "--duration") {
       o.duration_seconds = ToDouble(name, value(), 0.001, 86400);
+    } else if (name == "--rate") {
+      o.rate = ToDouble(name, value(), 0.001, 10'000'000);
     } else if (name == "--secret") {
       o.secret = value();
     } else if (name == "--confirm") {
@@ -254,6 +260,11 @@ Options Parse(const std::vector<std::string>& args,
     if (o.mode != Mode::kBuyers) throw UsageError("--queue goes with --mode buyers");
     if (o.processes != 1) throw UsageError("--queue runs in one process (drop --processes)");
     if (o.duration_seconds > 0) throw UsageError("--queue runs a fixed --buyers, not --duration");
+  }
+  if (o.rate > 0) {
+    if (o.queue) throw UsageError("--rate does not go with --queue");
+    // The pool is open before the first arrival is due, so connects do not count as queueing.
+    o.connect_first = true;
   }
   if (o.duration_seconds > 0 && !buyers_given) o.buyers = INT64_MAX / 1024;
   if (o.secret.empty()) {

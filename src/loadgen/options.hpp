@@ -39,6 +39,10 @@ struct Options {
   std::string path = "/";  // --mode get
 
   std::int64_t buyers = 100000;  // with --duration: a cap (default: no cap)
+  // --rate R > 0: open loop. Arrival i (a buyer, or one GET) is due at i / R s after the start,
+  // whether or not earlier ones were answered; latency counts from that due time. 0: closed
+  // loop (every connection sends its next buyer when the last one is done).
+  double rate = 0;
   double duration_seconds = 0;   // > 0: keep starting buyers until this much time has passed
   std::string secret;            // default: AUTH_JWT_SECRET
   double confirm = 0.8;

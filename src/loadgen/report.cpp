@@ -67,6 +67,17 @@ json::object JsonReport(const Options& o, const RunInfo& info, const RunStats& s
   r["ok"] = ok;
   r["verified"] = info.verified;
   r["mode"] = o.mode == Mode::kGet ? "get" : "buyers";
+  // "closed": latencyMs is each request from its send. "open" (--rate): latencyMs is each
+  // arrival from its due time (coordinated omission corrected), serviceLatencyMs the same
+  // requests from their send (what a closed-loop tool would report).
+  r["loop"] = o.rate > 0 ? "open" : "closed";
+  if (o.rate > 0) {
+    r["rate"] = o.rate;
+    r["arrivals"] = s.arrivals;
+    r["serviceLatencyMs"] = Latency(s.service_latency);
+    r["lateStarts"] = s.late_starts;
+    r["startLagMs"] = Latency(s.start_lag);
+  }
   r["url"] = o.url;
   r["productId"] = info.product_id;
   r["stock"] = info.stock;
@@ -131,8 +142,20 @@ std::string TextReport(const json::object& r) {
       << r.at("peakOpenConnections").as_int64() << ", " << r.at("processes").as_int64()
       << " process(es) x " << r.at("threads").as_int64() << " thread(s))\n";
   out << std::setprecision(2);
-  out << "latency ms    p50 " << Num(lat, "p50") << "  p90 " << Num(lat, "p90") << "  p99 "
-      << Num(lat, "p99") << "  p99.9 " << Num(lat, "p999") << "  max " << Num(lat, "max") << "\n";
+  const auto line = [&out](const char* label, const json::object& l) {
+    out << label << "p50 " << Num(l, "p50") << "  p90 " << Num(l, "p90") << "  p99 "
+        << Num(l, "p99") << "  p99.9 " << Num(l, "p999") << "  max " << Num(l, "max") << "\n";
+  };
+  if (r.at("loop").as_string() == "open") {
+    out << "open loop     " << std::setprecision(0) << Num(r, "rate") << " arrivals/s offered, "
+        << r.at("arrivals").as_uint64() << " arrivals; " << r.at("lateStarts").as_uint64()
+        << " found no free connection when due (start lag p99 " << std::setprecision(2)
+        << Num(r.at("startLagMs").as_object(), "p99") << " ms)\n";
+    line("latency ms    (from due time, CO-corrected)  ", lat);
+    line("service ms    (from send, as closed loop)    ", r.at("serviceLatencyMs").as_object());
+  } else {
+    line("latency ms    (closed loop, from send)  ", lat);
+  }
   out << "status        ";
   for (const auto& [k, v] : r.at("status").as_object()) out << k << ": " << v.as_uint64() << "  ";
   out << "\nerrors        ";

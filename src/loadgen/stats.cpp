@@ -82,6 +82,10 @@ void RunStats::Merge(const RunStats& o) {
     MergeMap(ops[i].status, o.ops[i].status);
   }
   latency.Merge(o.latency);
+  service_latency.Merge(o.service_latency);
+  start_lag.Merge(o.start_lag);
+  arrivals += o.arrivals;
+  late_starts += o.late_starts;
   MergeMap(status, o.status);
   MergeMap(errors, o.errors);
   MergeMap(transport, o.transport);
@@ -116,6 +120,10 @@ json::value RunStats::ToJson() const {
   }
   o["ops"] = std::move(ops_json);
   o["latency"] = latency.ToJson();
+  o["serviceLatency"] = service_latency.ToJson();
+  o["startLag"] = start_lag.ToJson();
+  o["arrivals"] = arrivals;
+  o["lateStarts"] = late_starts;
   o["status"] = StatusJson(status);
   json::object errs, trans;
   for (const auto& [k, v] : errors) errs[k] = v;
@@ -155,6 +163,10 @@ RunStats RunStats::FromJson(const json::value& v) {
     r.ops[i].status = StatusFromJson(op.at("status"));
   }
   r.latency = Histogram::FromJson(o.at("latency"));
+  r.service_latency = Histogram::FromJson(o.at("serviceLatency"));
+  r.start_lag = Histogram::FromJson(o.at("startLag"));
+  r.arrivals = U(o, "arrivals");
+  r.late_starts = U(o, "lateStarts");
   r.status = StatusFromJson(o.at("status"));
   for (const auto& [k, n] : o.at("errors").as_object()) r.errors[std::string(k)] = json::value_to<std::uint64_t>(n);
   for (const auto& [k, n] : o.at("transport").as_object()) r.transport[std::string(k)] = json::value_to<std::uint64_t>(n);

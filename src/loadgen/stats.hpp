@@ -33,7 +33,15 @@ struct Second {
 // Times are microseconds since the start of the load (-1: never).
 struct RunStats {
   std::array<OpStats, 4> ops;
+  // Closed loop: every request, from its send. Open loop (--rate): every arrival's first
+  // request (reserve, or the GET), from its due time; its follow-ups count in `ops` only.
   Histogram latency;
+  // Open loop only: the same arrivals' requests timed from when they were written (what a
+  // closed-loop tool reports), and how long each waited for a free connection after it was due.
+  Histogram service_latency;
+  Histogram start_lag;
+  std::uint64_t arrivals = 0;     // open loop: arrivals due (and, at the end, all started)
+  std::uint64_t late_starts = 0;  // open loop: arrivals that found no free connection when due
   std::map<int, std::uint64_t> status;
   std::map<std::string, std::uint64_t> errors;     // error.code of non-2xx answers
   std::map<std::string, std::uint64_t> transport;  // connect|timeout|closed|io

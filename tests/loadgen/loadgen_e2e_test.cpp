@@ -100,5 +100,88 @@ TEST(LoadgenEndToEnd, MultiProcessWithSourceAddressesAndConnectFirst) {
   EXPECT_TRUE(run.Check("no_unit_leaked"));
 }
 
+double P99(const boost::json::object& report, const char* key = "latencyMs") {
+  return report.at(key).as_object().at("p99").to_number<double>();
+}
+
+// Open loop against a server slowed on purpose: every request waits 50 ms, and 4 connections
+// can carry at most ~80 requests/s. Closed loop, the same 4 connections report ~50 ms: each
+// waits for its previous answer, so the tool slows down with the server and never sees a
+// queue. Open loop at 200/s, arrivals keep coming on schedule, queue for a free connection,
+// and their latency from the due time grows to seconds; the service time stays ~50 ms. At
+// 20/s (well under capacity) the open-loop p99 stays near the delay: the growth is queueing.
+TEST(LoadgenEndToEnd, OpenLoopP99ShowsTheQueueThatClosedLoopHides) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"TICKETING_FAULT", "delay_all_requests:50"}});
+  server.Start();
+  const std::vector<std::string> get = {"--mode", "get", "--path", "/health", "--connections",
+                                        "4", "--no-verify"};
+  auto with = [&get](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), get.begin(), get.end());
+    return extra;
+  };
+  auto closed = RunLoadgen(services, server, with({"--duration", "2"}), "closed-slow");
+  ASSERT_EQ(closed.exit_code, 0) << closed.output;
+  ASSERT_FALSE(closed.report.empty()) << closed.output;
+  EXPECT_EQ(closed.report.at("loop").as_string(), "closed");
+  EXPECT_FALSE(closed.report.contains("serviceLatencyMs"));
+  const double closed_p99 = P99(closed.report);
+  EXPECT_GE(closed_p99, 50.0) << closed.output;  // the delay is real
+
+  auto open = RunLoadgen(services, server, with({"--rate", "200", "--duration", "2"}), "open-slow");
+  ASSERT_EQ(open.exit_code, 0) << open.output;
+  const auto& r = open.report;
+  ASSERT_FALSE(r.empty()) << open.output;
+  EXPECT_EQ(r.at("loop").as_string(), "open");
+  EXPECT_EQ(r.at("rate").to_number<double>(), 200.0);
+  EXPECT_EQ(r.at("arrivals").to_number<std::uint64_t>(), 400u);
+  EXPECT_EQ(r.at("status").as_object().at("200").to_number<std::uint64_t>(), 400u) << open.output;
+  EXPECT_EQ(r.at("transportErrors").to_number<std::uint64_t>(), 0u) << open.output;
+  const double open_p99 = P99(r), service_p99 = P99(r, "serviceLatencyMs");
+  // 400 arrivals at ~80/s take ~5 s: the last ones are sent ~3 s after they were due.
+  EXPECT_GE(open_p99, 1000.0) << open.output;
+  EXPECT_GE(open_p99, 5 * closed_p99) << open.output << "\nclosed:\n" << closed.output;
+  EXPECT_GE(service_p99, 50.0) << open.output;
+  EXPECT_LE(service_p99 * 3, open_p99) << open.output;
+  EXPECT_GT(r.at("lateStarts").to_number<std::uint64_t>(), 100u) << open.output;
+  EXPECT_GE(P99(r, "startLagMs"), 500.0) << open.output;
+  EXPECT_NE(open.output.find("from due time"), std::string::npos) << open.output;
+
+  auto calm = RunLoadgen(services, server, with({"--rate", "20", "--duration", "2"}), "open-calm");
+  ASSERT_EQ(calm.exit_code, 0) << calm.output;
+  EXPECT_EQ(calm.report.at("arrivals").to_number<std::uint64_t>(), 40u);
+  EXPECT_GE(P99(calm.report), 50.0) << calm.output;
+  EXPECT_LE(P99(calm.report), 1000.0) << calm.output;
+  EXPECT_LE(P99(calm.report) * 2, open_p99) << calm.output;
+}
+
+// Open loop with real buyers (reserve, then confirm/cancel/abandon) and the books verified.
+TEST(LoadgenEndToEnd, OpenLoopBuyersPassEveryCheck) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}});
+  server.Start();
+  auto run = RunLoadgen(services, server,
+                        {"--rate", "300", "--duration", "2", "--stock", "40", "--hold-seconds",
+                         "1", "--connections", "100", "--max-wait", "30"},
+                        "open-buyers");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto& r = run.report;
+  ASSERT_FALSE(r.empty()) << run.output;
+  EXPECT_EQ(r.at("loop").as_string(), "open");
+  EXPECT_EQ(r.at("buyers").to_number<std::uint64_t>(), 600u);
+  EXPECT_EQ(r.at("arrivals").to_number<std::uint64_t>(), 600u);
+  EXPECT_EQ(r.at("buyersAnswered").to_number<std::uint64_t>(), 600u);
+  EXPECT_GT(r.at("errors").as_object().at("SOLD_OUT").to_number<std::uint64_t>(), 0u);
+  for (const char* k : {"p50", "p99", "max"}) {
+    EXPECT_TRUE(r.at("serviceLatencyMs").as_object().contains(k)) << k;
+    EXPECT_TRUE(r.at("startLagMs").as_object().contains(k)) << k;
+  }
+  for (const char* name : {"all_buyers_answered", "no_server_errors", "expected_statuses",
+                           "orders_equal_confirms", "no_unit_leaked",
+                           "redis_available_plus_live_equals_db_stock"}) {
+    EXPECT_TRUE(run.Check(name)) << name << "\n" << run.output;
+  }
+}
+
 }  // namespace
 }  // namespace ticketing::testing
