@@ -25,8 +25,10 @@
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -67,8 +69,11 @@ db::Options DbOptions(const config::Config& c) {
 }
 
 // Applies migrations, waiting up to a minute for the database to come up.
-bool MigrateWithRetry(const db::Options& options) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+// Applies the schema migrations, retrying for `patience` (or until `stop`). False if they
+// could not be applied by then.
+bool MigrateWithRetry(const db::Options& options, std::chrono::seconds patience,
+                      const std::atomic<bool>* stop = nullptr) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
   for (int attempt = 1;; ++attempt) {
     try {
       db::Connection c(options);
@@ -76,9 +81,8 @@ bool MigrateWithRetry(const db::Options& options) {
       log::Info("migrations_applied");
       return true;
     } catch (const std::exception& e) {
-      if (std::chrono::steady_clock::now() > deadline) {
+      if (std::chrono::steady_clock::now() > deadline || (stop && stop->load())) {
         log::Error("migrations_failed", {{"error", e.what()}});
-        std::cerr << "ticketing: cannot migrate the database: " << e.what() << "\n";
         return false;
       }
       if (attempt == 1) log::Warn("database_not_ready", {{"error", e.what()}});
@@ -86,6 +90,24 @@ bool MigrateWithRetry(const db::Options& options) {
     }
   }
 }
+
+// Schema migrations retried on a thread of their own while the server already serves; stopped
+// and joined on every way out of Serve().
+class BackgroundMigration {
+ public:
+  ~BackgroundMigration() { Stop(); }
+  void Start(std::function<void(const std::atomic<bool>&)> body) {
+    thread_ = std::thread([this, body = std::move(body)] { body(stop_); });
+  }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // One I/O thread's services: its Redis connection, purchase and queue services and API.
 struct Shard {
@@ -108,12 +130,29 @@ int Serve() {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   const auto db_options = DbOptions(*cfg);
-  if (!MigrateWithRetry(db_options)) return 1;
+  // Migrations come first, but a database that is down must not keep this server from what
+  // needs only Redis (reserves, cancels, returning expired holds): after a short wait it serves
+  // with the pool closed (database calls answer 503) while a thread keeps migrating, and opens
+  // the pool once the schema is in place.
+  const bool migrated = MigrateWithRetry(db_options, std::chrono::seconds(5));
 
   const int threads = cfg->io_threads > 0
                           ? cfg->io_threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  db::Pool pool(db_options);
+  db::Pool pool(db_options, /*open=*/migrated);
+  BackgroundMigration migration;
+  if (!migrated) {
+    log::Warn("serving_without_database", {{"reason", "schema migrations pending"}});
+    migration.Start([&db_options, &pool](const std::atomic<bool>& stop) {
+      while (!stop.load()) {
+        if (MigrateWithRetry(db_options, std::chrono::seconds(30), &stop)) {
+          pool.Open();
+          log::Info("database_ready");
+          return;
+        }
+      }
+    });
+  }
   metrics::Registry::Get().AddGaugeCallback("ticketing_db_pool_waiting",
                                             "Database calls queued for a pool connection.",
                                             [&pool] { return static_cast<double>(pool.waiting()); });
@@ -225,6 +264,7 @@ int Serve() {
   // The database workers post completions to the I/O contexts: drain and join them while the
   // contexts (and the order writer) still exist. Queued jobs fail fast; a running transaction
   // ends within the database timeouts, and what it leaves confirming a sweeper settles.
+  migration.Stop();
   pool.Stop();
   for (auto& s : shards) s->redis->Stop();
   log::Info("stopped");
@@ -236,7 +276,9 @@ int MigrateOnly() {
   auto cfg = LoadConfig();
   if (!cfg) return 2;
   log::Init(cfg->log_level);
-  return MigrateWithRetry(DbOptions(*cfg)) ? 0 : 1;
+  if (MigrateWithRetry(DbOptions(*cfg), std::chrono::seconds(60))) return 0;
+  std::cerr << "ticketing: cannot migrate the database (see the log)\n";
+  return 1;
 }
 
 int PrintToken(int argc, char** argv) {

@@ -331,7 +331,8 @@ Result Connection::Execute(std::string_view sql, const std::vector<Param>& param
   return result;
 }
 
-Pool::Pool(Options options) : options_(Validate(std::move(options))), threads_(options_.pool_size) {
+Pool::Pool(Options options, bool open)
+    : options_(Validate(std::move(options))), open_(open), threads_(options_.pool_size) {
   InitLibraryOnce();
 }
 
@@ -394,7 +395,7 @@ Connection& Pool::WorkerConnection() {
 }
 
 bool Pool::Submit(std::function<void(Connection*, std::exception_ptr)> job) {
-  if (stopping_.load()) return false;
+  if (stopping_.load() || !open_.load()) return false;
   if (waiting_.fetch_add(1) + 1 > options_.max_waiting) {
     waiting_.fetch_sub(1);
     return false;

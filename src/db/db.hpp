@@ -116,7 +116,10 @@ auto Transaction(Connection& c, F&& f) -> decltype(f()) {
 
 class Pool {
  public:
-  explicit Pool(Options options);
+  // A pool constructed closed refuses every job until Open(): Submit returns false and Run
+  // throws Unavailable ("database not ready"). A server that starts while the database is
+  // down serves what needs only Redis while its schema migrations wait (see app/server_main).
+  explicit Pool(Options options, bool open = true);
   ~Pool();  // joins the worker threads
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -136,6 +139,8 @@ class Pool {
   template <class F>
   auto RunSync(F f) -> std::invoke_result_t<F, Connection&>;
 
+  void Open() { open_.store(true); }
+  bool IsOpen() const { return open_.load(); }
   const Options& options() const { return options_; }
   std::size_t waiting() const { return waiting_.load(); }
 
@@ -161,6 +166,7 @@ class Pool {
   Options options_;
   std::atomic<std::size_t> waiting_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> open_{true};
   std::mutex connect_mu_;         // guards the reconnect backoff below
   int connect_failures_ = 0;      // consecutive failed attempts
   bool connect_probing_ = false;  // one thread is retrying after a failure
@@ -207,8 +213,10 @@ auto Pool::Run(F&& f) -> net::awaitable<std::invoke_result_t<std::decay_t<F>&, C
           });
         });
         if (!queued) {
-          net::post(ex, [op] {
-            std::move(op->handler)(std::make_exception_ptr(Unavailable("database pool queue full")),
+          const char* why = IsOpen() ? "database pool queue full"
+                                     : "database not ready: schema migrations pending";
+          net::post(ex, [op, why] {
+            std::move(op->handler)(std::make_exception_ptr(Unavailable(why)),
                                    std::optional<Stored>{});
           });
         }

@@ -181,6 +181,16 @@ net::awaitable<void> RedisLossWatch::Run() {
   bool started = false;  // the start-up rebuild is done
   bool was_failing = false;
   while (!stopped_) {
+    if (!redis_.Connected()) {
+      // Not connected (yet, or again): nothing to check; the connection reconnects by itself.
+      timer.expires_after(std::chrono::milliseconds(50));
+      try {
+        co_await timer.async_wait(net::use_awaitable);
+      } catch (const std::exception&) {
+        co_return;
+      }
+      continue;
+    }
     try {
       co_await CheckOnce(!started);
       started = true;

@@ -354,5 +354,48 @@ TEST_F(FaultPath, AServerClockMinutesAheadDecidesNothing) {
   stores_.ExpectInvariants(queued);
 }
 
+// Defect 6: a server started while the database is down still serves what needs only Redis:
+// it answers, takes reserves and returns expired holds; its confirms work once the database
+// is back (schema migrations applied then), without a restart.
+TEST_F(FaultPath, ServerStartedWhileTheDatabaseIsDownReturnsExpiredHolds) {
+  auto product = CreateProduct(3, 2, 2);
+  const auto rid = ReserveId(product, "boot");
+  // The running server has recorded which Redis run it rebuilt (it does within a second).
+  ASSERT_TRUE(Eventually([&] { return stores_.Redis({"EXISTS", "{ticketing}:epoch"}) == "1"; },
+                         milliseconds(5000)));
+  server_->Kill();  // the only other sweeper
+  StopDatabase(SharedServices());
+  ServerProcess late(SharedServices(), {{"SWEEP_INTERVAL_MS", "100"}});
+  std::string started;
+  try {
+    late.Start();
+  } catch (const std::exception& e) {
+    started = e.what();
+  }
+  EXPECT_EQ(started, "") << "a server did not start while the database was down";
+  if (started.empty()) {
+    EXPECT_TRUE(Eventually([&] { return stores_.HoldState(rid) == "expired"; },
+                           milliseconds(10000)))
+        << stores_.HoldState(rid);
+    HttpClient c(late.port());
+    auto r = c.Post("/purchase/reserve", Body(product), Token("boot-2"));
+    EXPECT_EQ(r.status, 201) << r.body;
+    std::string second;
+    if (r.status == 201) second = std::string(r.json.at("reservationId").as_string());
+    auto down = c.Post("/purchase/confirm", RidBody(second), Token("boot-2"));
+    EXPECT_EQ(down.status, 503) << down.body;
+    StartDatabase(SharedServices());
+    EXPECT_TRUE(Eventually([&] {
+      return c.Post("/purchase/confirm", RidBody(second), Token("boot-2")).status == 201;
+    }, milliseconds(20000)));
+  } else {
+    StartDatabase(SharedServices());
+  }
+  server_->Start();
+  EXPECT_TRUE(Eventually([&] { return stores_.HeldUnits(product, true) == 0; },
+                         milliseconds(5000)));
+  stores_.ExpectInvariants(product);
+}
+
 }  // namespace
 }  // namespace ticketing::testing
