@@ -236,8 +236,16 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
       }
       co_return ConfirmResult{Outcome::kReservationNotFound, {}, false};
     }
-    if (tag == "EXPIRED") co_return ConfirmResult{Outcome::kReservationExpired, {}, false};
-    if (tag == "CANCELLED") co_return ConfirmResult{Outcome::kReservationCancelled, {}, false};
+    if (tag == "EXPIRED" || tag == "CANCELLED") {
+      // Redis may have come back from before this hold's confirm: a buyer once told
+      // "confirmed" is never told otherwise. (Only the owner of a real id gets here.)
+      if (auto order = co_await FindOrder(reservation_id, user)) {
+        co_return ConfirmResult{Outcome::kOk, *order, false};
+      }
+      co_return ConfirmResult{
+          tag == "EXPIRED" ? Outcome::kReservationExpired : Outcome::kReservationCancelled, {},
+          false};
+    }
     if (tag == "CONFIRMING") co_return ConfirmResult{Outcome::kConfirmInProgress, {}, false};
     if (tag == "CONFIRMED") {
       Order o{std::stoll(begin.elements[1].str), reservation_id, *product_id,
@@ -369,6 +377,10 @@ net::awaitable<bool> PurchaseService::FinishConfirm(const std::string& hold_key,
 net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string reservation_id) {
   auto product_id = ids_.Verify(reservation_id, user);
   if (!product_id) co_return Outcome::kReservationNotFound;
+  // The database first: a Redis that came back from before this hold's confirm still shows it
+  // held, and a buyer who owns an order must not be told "cancelled". A confirm that commits
+  // after this read began from 'confirming' in this Redis, which the script below refuses.
+  if (co_await FindOrder(reservation_id, user)) co_return Outcome::kAlreadyConfirmed;
   const auto prefix = keys::Prefix(*product_id);
   auto reply =
       co_await redis_.Eval(Scripts::Get().cancel, redis::List(keys::Hold(prefix, reservation_id)),
@@ -403,6 +415,14 @@ net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string 
                 e[3].integer,   e[4].integer};
   // A hold past its time is expired for the buyer even before a sweeper returned its units.
   if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
+  // Before saying "expired" or "cancelled", the database: Redis may have come back from before
+  // this hold's confirm.
+  if (r.state == "expired" || r.state == "cancelled") {
+    if (auto order = co_await FindOrder(reservation_id, user)) {
+      r.quantity = order->quantity;
+      r.state = "confirmed";
+    }
+  }
   co_return Result<Reservation>{Outcome::kOk, std::move(r)};
 }
 

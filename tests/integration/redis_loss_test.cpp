@@ -276,5 +276,38 @@ TEST_F(RedisLoss, EveryBuyerAndLineKeyExpires) {
   stores_.ExpectInvariants(product);
 }
 
+// A buyer told "confirmed" is never told otherwise: Redis came back from a moment when the
+// confirmed hold had already ended another way (here: 'expired', outside the expiry index,
+// which no rebuild visits). A status read and a repeated confirm answer from the order.
+TEST_F(RedisLoss, ConfirmedBuyerIsNotToldExpiredAfterRedisWentBack) {
+  auto product = CreateProduct(3, 1, 300);
+  const auto rid = ReserveId(product, "told");
+  auto first = Confirm(rid, "told");
+  ASSERT_EQ(first.status, 201) << first.body;
+  const std::string prefix = Stores::Prefix(product);
+  stores_.Redis({"HSET", prefix + ":h:" + rid, "state", "expired"});
+  stores_.Redis({"HDEL", prefix + ":h:" + rid, "order", "total"});
+
+  auto status = api_.Get("/purchase/reservations/" + rid, Token("told"));
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(status.json.at("state").as_string(), "confirmed") << status.body;
+  auto again = Confirm(rid, "told");
+  EXPECT_EQ(again.status, 200) << again.body;
+  if (again.status == 200) {
+    EXPECT_EQ(again.json.at("orderId").as_int64(), first.json.at("orderId").as_int64());
+  }
+  // The same with the hold back at 'held' (its confirm lost), before any rebuild: a cancel
+  // must not tell the buyer "cancelled".
+  RewindToHeld(product, rid, "told", NowMs() + 300000);
+  auto cancel = api_.Post("/purchase/cancel", json::serialize(json::object{{"reservationId", rid}}),
+                          Token("told"));
+  EXPECT_EQ(cancel.status, 409) << cancel.body;
+  EXPECT_EQ(cancel.ErrorCode(), "ALREADY_CONFIRMED") << cancel.body;
+  EXPECT_EQ(stores_.SqlInt("SELECT COUNT(*) FROM orders WHERE reservation_id='" + rid + "'"), 1);
+  ASSERT_EQ(api_.Post("/admin/products/" + std::to_string(product) + "/sync-stock", "",
+                      Token("ops", true)).status, 200);
+  stores_.ExpectInvariants(product);
+}
+
 }  // namespace
 }  // namespace ticketing::testing
