@@ -64,6 +64,7 @@ void BM_JwtVerify(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(jwt.Verify(Token(), now));
 }
 BENCHMARK(BM_JwtVerify);
+BENCHMARK(BM_JwtVerify)->Name("Fixed/JwtVerify")->Iterations(10000);
 
 void BM_JwtSign(benchmark::State& state) {
   auth::JwtCodec jwt(kSecret);
@@ -150,13 +151,15 @@ class InstantService : public purchase::Service {
   net::awaitable<purchase::Readiness> CheckReady() override { co_return purchase::Readiness{}; }
 };
 
+std::string RawHealth() { return "GET /health HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n\r\n"; }
+
 // Parse + route + JWT verify + body parse + (instant) domain call + JSON response + wire bytes.
-void RunApi(benchmark::State& state, bool sold_out) {
+// Every iteration presents the same token, as one buyer's keep-alive connection does.
+void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = RawReserve()) {
   InstantService service;
   service.sold_out = sold_out;
   auth::JwtCodec jwt(kSecret);
   http::Api api(service, jwt, [] { return Now(); });
-  const std::string raw = RawReserve();
   net::io_context ioc;
   for (auto _ : state) {
     net::co_spawn(
@@ -174,8 +177,15 @@ void RunApi(benchmark::State& state, bool sold_out) {
 }
 void BM_ApiReserveHold(benchmark::State& state) { RunApi(state, false); }
 void BM_ApiReserveSoldOut(benchmark::State& state) { RunApi(state, true); }
+void BM_ApiHealth(benchmark::State& state) { RunApi(state, false, RawHealth()); }
 BENCHMARK(BM_ApiReserveHold);
 BENCHMARK(BM_ApiReserveSoldOut);
+BENCHMARK(BM_ApiHealth);
+// Fixed iteration counts, for instruction counts under callgrind (run with
+// --benchmark_filter=Fixed; instructions per request = Ir of RunApi / 10000).
+BENCHMARK(BM_ApiReserveHold)->Name("Fixed/ApiReserveHold")->Iterations(10000);
+BENCHMARK(BM_ApiReserveSoldOut)->Name("Fixed/ApiReserveSoldOut")->Iterations(10000);
+BENCHMARK(BM_ApiHealth)->Name("Fixed/ApiHealth")->Iterations(10000);
 
 }  // namespace
 

@@ -7,6 +7,9 @@
 
 #include <boost/json.hpp>
 
+#include <array>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -105,7 +108,81 @@ std::string JwtCodec::Sign(const Identity& who, std::int64_t exp) const {
   return signing + "." + Base64UrlEncode(HmacSha256(secret_, signing));
 }
 
+namespace {
+
+constexpr std::string_view kHs256Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";  // Sign's header
+
+// Strict base64url without padding into `out` (room for in.size() * 3 / 4 + 3 bytes): the
+// decoded size, or nullopt for any other character or an impossible length. Decodes the same
+// bytes as Base64UrlDecode for every input it accepts; Verify falls back to Base64UrlDecode
+// for the rest, so what is accepted does not change.
+std::optional<std::size_t> DecodeStrict(std::string_view in, unsigned char* out) {
+  static constexpr auto kTable = [] {
+    std::array<signed char, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 26; ++i) {
+      t['A' + i] = static_cast<signed char>(i);
+      t['a' + i] = static_cast<signed char>(26 + i);
+    }
+    for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<signed char>(52 + i);
+    t['-'] = 62;
+    t['_'] = 63;
+    return t;
+  }();
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::size_t n = 0;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    const int v = kTable[c];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = static_cast<unsigned char>(acc >> bits);
+    }
+  }
+  return n;
+}
+
+// A segment decoded into `buf` by DecodeStrict, or else by Base64UrlDecode into `slow`.
+std::optional<std::string_view> Decode(std::string_view in, unsigned char* buf,
+                                       std::optional<std::string>& slow) {
+  if (auto n = DecodeStrict(in, buf)) {
+    return std::string_view(reinterpret_cast<const char*>(buf), *n);
+  }
+  slow = Base64UrlDecode(in);
+  if (!slow) return std::nullopt;
+  return std::string_view(*slow);
+}
+
+// Equality in time that depends only on the length, a word at a time (CRYPTO_memcmp goes byte
+// by byte, which is most of a cache hit's cost for a token-sized string).
+bool EqualInConstantTime(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::uint64_t diff = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    diff |= x ^ y;
+  }
+  for (; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
 std::optional<Identity> JwtCodec::Verify(std::string_view token, std::int64_t now) const {
+  auto v = VerifyToken(token, now);
+  if (!v) return std::nullopt;
+  return std::move(v->who);
+}
+
+std::optional<JwtCodec::Verified> JwtCodec::VerifyToken(std::string_view token,
+                                                       std::int64_t now) const {
   if (token.size() > 4096) return std::nullopt;
   auto d1 = token.find('.');
   if (d1 == std::string_view::npos) return std::nullopt;
@@ -113,18 +190,30 @@ std::optional<Identity> JwtCodec::Verify(std::string_view token, std::int64_t no
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
     return std::nullopt;
   }
-  auto sig = Base64UrlDecode(token.substr(d2 + 1));
+  // Decoded segments go to stack buffers (a token has at most 4096 characters).
+  unsigned char sig_buf[3075];
+  std::optional<std::string> sig_slow;
+  auto sig = Decode(token.substr(d2 + 1), sig_buf, sig_slow);
   if (!sig || !SafeEqual(*sig, HmacSha256(secret_, token.substr(0, d2)))) return std::nullopt;
 
-  auto header_text = Base64UrlDecode(token.substr(0, d1));
-  auto claims_text = Base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1));
-  if (!header_text || !claims_text) return std::nullopt;
+  unsigned char text_buf[3075];
+  std::optional<std::string> slow;
   boost::system::error_code ec;
-  json::value header = json::parse(*header_text, ec);
-  if (ec || !header.is_object()) return std::nullopt;
-  auto* alg = header.as_object().if_contains("alg");
-  if (!alg || !alg->is_string() || alg->as_string() != "HS256") return std::nullopt;
-  json::value claims = json::parse(*claims_text, ec);
+  // Claims and header are parsed into a stack arena: no heap allocation for a usual token.
+  unsigned char arena[2048];
+  if (token.substr(0, d1) != kHs256Header) {  // the header every token of ours carries
+    auto header_text = Decode(token.substr(0, d1), text_buf, slow);
+    if (!header_text) return std::nullopt;
+    json::monotonic_resource header_mr(arena, sizeof arena);
+    json::value header = json::parse(*header_text, ec, &header_mr);
+    if (ec || !header.is_object()) return std::nullopt;
+    auto* alg = header.as_object().if_contains("alg");
+    if (!alg || !alg->is_string() || alg->as_string() != "HS256") return std::nullopt;
+  }
+  auto claims_text = Decode(token.substr(d1 + 1, d2 - d1 - 1), text_buf, slow);
+  if (!claims_text) return std::nullopt;
+  json::monotonic_resource mr(arena, sizeof arena);
+  json::value claims = json::parse(*claims_text, ec, &mr);
   if (ec || !claims.is_object()) return std::nullopt;
   const auto& obj = claims.as_object();
   auto* sub = obj.if_contains("sub");
@@ -139,12 +228,37 @@ std::optional<Identity> JwtCodec::Verify(std::string_view token, std::int64_t no
   else if (exp->is_double()) exp_value = exp->as_double();
   else return std::nullopt;
   if (exp_value <= static_cast<double>(now)) return std::nullopt;
-  Identity who;
-  who.user = std::string(sub->as_string());
+  Verified v;
+  v.exp = exp_value;
+  v.who.user = std::string(sub->as_string());
   if (auto* role = obj.if_contains("role"); role && role->is_string()) {
-    who.admin = role->as_string() == "admin";
+    v.who.admin = role->as_string() == "admin";
   }
-  return who;
+  return v;
+}
+
+TokenCache::TokenCache(const JwtCodec& jwt, std::size_t slots) : jwt_(jwt) {
+  std::size_t n = 1;
+  while (n < slots) n *= 2;
+  slots_.resize(n);
+}
+
+const Identity* TokenCache::Verify(std::string_view token, std::int64_t now) {
+  if (token.empty()) return nullptr;
+  // The signature's last characters are as good a hash as any, and cheaper than the whole.
+  const std::string_view tail = token.substr(token.size() > 16 ? token.size() - 16 : 0);
+  Entry& e = slots_[std::hash<std::string_view>{}(tail) & (slots_.size() - 1)];
+  if (!e.token.empty() && EqualInConstantTime(e.token, token)) {
+    if (e.exp > static_cast<double>(now)) return &e.who;
+    e.token.clear();  // expired: Verify would refuse it too
+    return nullptr;
+  }
+  auto v = jwt_.VerifyToken(token, now);
+  if (!v) return nullptr;
+  e.token.assign(token);
+  e.who = std::move(v->who);
+  e.exp = v->exp;
+  return &e.who;
 }
 
 }  // namespace ticketing::auth

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketing::auth {
 
@@ -33,8 +34,38 @@ class JwtCodec {
   // and an `exp` later than `now` (unix seconds); nullopt for anything else.
   std::optional<Identity> Verify(std::string_view token, std::int64_t now) const;
 
+  struct Verified {
+    Identity who;
+    double exp = 0;  // the `exp` claim as a number (it may be fractional)
+  };
+  // Verify, also giving the token's `exp` (for TokenCache).
+  std::optional<Verified> VerifyToken(std::string_view token, std::int64_t now) const;
+
  private:
   std::string secret_;
+};
+
+// Tokens this thread verified lately, so that a buyer's next request (on a keep-alive
+// connection, or another connection of the same browser) skips the HMAC and the claims parse.
+// An entry is keyed by the exact token text (compared in constant time) and answers only while
+// the token's `exp` is later than `now`; anything not found is verified afresh by the codec and
+// remembered only if valid. Direct-mapped: a new token may evict another. Not thread-safe: one
+// per I/O thread.
+class TokenCache {
+ public:
+  explicit TokenCache(const JwtCodec& jwt, std::size_t slots = 4096);
+
+  // The same answer as jwt.Verify(token, now); the pointer stays valid until the next call.
+  const Identity* Verify(std::string_view token, std::int64_t now);
+
+ private:
+  struct Entry {
+    std::string token;  // empty: unused
+    Identity who;
+    double exp = 0;
+  };
+  const JwtCodec& jwt_;
+  std::vector<Entry> slots_;  // a power of two
 };
 
 }  // namespace ticketing::auth

@@ -74,5 +74,37 @@ TEST(Jwt, RejectsAlgNoneAndMissingClaims) {
   EXPECT_FALSE(codec.Verify(sign(R"({"alg":"HS256"})", R"([1,2])"), 1));
 }
 
+// Verify decodes with its own strict base64url first and falls back to Base64UrlDecode: what it
+// accepts must be exactly what the plain decode + parse accepted.
+TEST(Jwt, DecodingPathsAgree) {
+  JwtCodec codec(kSecret);
+  auto sign = [&](std::string header, std::string claims) {
+    std::string s = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
+    return s + "." + Base64UrlEncode(HmacSha256(kSecret, s));
+  };
+  // Claims larger than the stack arena (the token within the 4096-character limit), and a
+  // fractional exp.
+  auto big = sign(R"({"alg":"HS256","typ":"JWT"})",
+                  R"({"sub":"a","exp":5000.5,"pad":")" + std::string(2500, 'x') + R"("})");
+  auto v = codec.VerifyToken(big, 5000);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->who.user, "a");
+  EXPECT_DOUBLE_EQ(v->exp, 5000.5);
+  EXPECT_FALSE(codec.Verify(big, 5001));
+  // Padding or standard-alphabet characters are refused on both paths.
+  auto t = codec.Sign({"u", false}, 2000);
+  EXPECT_FALSE(codec.Verify(t + "=", 1000));
+  auto d2 = t.rfind('.');
+  auto with_plus = t;
+  with_plus[d2 + 1] = '+';
+  EXPECT_FALSE(codec.Verify(with_plus, 1000));
+  auto d1 = t.find('.');
+  auto header_slash = t;
+  header_slash[d1 - 1] = '/';
+  EXPECT_FALSE(codec.Verify(header_slash, 1000));
+  // A segment of impossible length.
+  EXPECT_FALSE(codec.Verify(t.substr(0, d1) + "." + "abcde" + t.substr(d2), 1000));
+}
+
 }  // namespace
 }  // namespace ticketing::auth

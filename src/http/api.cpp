@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -77,19 +78,34 @@ Response FromOutcome(Outcome o) {
   return Error(500, "INTERNAL", "unknown outcome");
 }
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
+// The non-empty segments of a path (no allocation: routes have at most 4, so only the first
+// kMax are kept; size() counts them all).
+class Segments {
+ public:
+  static constexpr std::size_t kMax = 5;
+  explicit Segments(std::string_view path) {
+    while (!path.empty()) {
+      if (path.front() == '/') {
+        path.remove_prefix(1);
+        continue;
+      }
+      auto slash = path.find('/');
+      if (n_ < kMax) seg_[n_] = path.substr(0, slash);
+      ++n_;
+      if (slash == std::string_view::npos) break;
+      path.remove_prefix(slash);
     }
-    auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash);
   }
-  return out;
+  std::size_t size() const { return n_; }
+  std::string_view operator[](std::size_t i) const { return seg_[i]; }
+
+ private:
+  std::array<std::string_view, kMax> seg_{};
+  std::size_t n_ = 0;
+};
+
+void Only(bhttp::verb method, bhttp::verb allowed, const char* allow) {
+  if (method != allowed) throw ClientError{405, "METHOD_NOT_ALLOWED", std::string("use ") + allow};
 }
 
 std::optional<std::int64_t> ParseId(std::string_view s) {
@@ -99,11 +115,12 @@ std::optional<std::int64_t> ParseId(std::string_view s) {
   return v;
 }
 
-json::object ParseBody(const Request& req) {
+// `sp`: where the tree lives (a stack arena on the hot route; default: the heap).
+json::object ParseBody(const Request& req, json::storage_ptr sp = {}) {
   json::parse_options opts;
   opts.max_depth = 16;
   boost::system::error_code ec;
-  json::value v = json::parse(req.body(), ec, {}, opts);
+  json::value v = json::parse(req.body(), ec, std::move(sp), opts);
   if (ec) Invalid("body is not valid JSON");
   if (!v.is_object()) Invalid("body must be a JSON object");
   return std::move(v.as_object());
@@ -276,6 +293,20 @@ json::object PlaceJson(const queue::Place& p) {
   return o;
 }
 
+// An awaitable that is already answered (for routes that need no I/O).
+net::awaitable<Response> Ready(Response res) { co_return res; }
+
+// 201 (or 200 for an idempotent repeat) with the hold.
+Response ReservationCreated(const purchase::Reservation& v) {
+  json::object body{{"reservationId", v.id},
+                    {"productId", v.product_id},
+                    {"quantity", v.quantity},
+                    {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)},
+                    {"expiresIn", std::max<std::int64_t>(0, (v.expires_at_ms - v.now_ms + 999) / 1000)}};
+  if (v.repeated) body["state"] = v.state;
+  return Json(v.repeated ? 200 : 201, body);
+}
+
 json::object OrderJson(const purchase::Order& o) {
   return {{"orderId", o.id},
           {"reservationId", o.reservation_id},
@@ -288,7 +319,73 @@ json::object OrderJson(const purchase::Order& o) {
 
 Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
          std::function<std::int64_t()> now_seconds, queue::Service* queue)
-    : purchase_(purchase), queue_(queue), jwt_(jwt), now_seconds_(std::move(now_seconds)) {}
+    : purchase_(purchase),
+      queue_(queue),
+      jwt_(jwt),
+      tokens_(jwt_),
+      now_seconds_(std::move(now_seconds)) {}
+
+const auth::Identity& Api::Identify(const Request& req, bool admin) {
+  auto h = req[bhttp::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) {
+    throw ClientError{401, "UNAUTHORIZED", "missing bearer token"};
+  }
+  const auth::Identity* who = tokens_.Verify(h.substr(kBearer.size()), now_seconds_());
+  if (!who) throw ClientError{401, "UNAUTHORIZED", "invalid or expired token"};
+  if (admin && !who->admin) throw ClientError{403, "FORBIDDEN", "admin role required"};
+  return *who;
+}
+
+net::awaitable<Response> Api::Select(Request& req, int& route) {
+  std::string_view target = req.target();
+  const Segments seg(target.substr(0, target.find('?')));
+  if (seg.size() == 2 && seg[0] == "purchase" && seg[1] == "reserve") {
+    route = static_cast<int>(Route::kReserve);
+    Only(req.method(), bhttp::verb::post, "POST");
+    std::string user = Identify(req, false).user;
+    unsigned char arena[1024];  // the body's tree, freed with this frame (Select is no coroutine)
+    json::monotonic_resource body_memory(arena, sizeof arena);
+    const auto body = ParseBody(req, &body_memory);
+    auto product_id = IntField(body, "productId", 1, INT64_MAX);
+    auto quantity = static_cast<int>(IntField(body, "quantity", 1, 10000, 1));
+    // A presented admission token must be genuine, this buyer's and this product's; whether
+    // it is still unused (and needed at all) the reserve decides atomically.
+    std::string ticket;
+    if (auto token = req["X-Admission-Token"]; !token.empty()) {
+      auto verified = queue_ ? queue_->VerifyAdmission(token, user, product_id)
+                             : std::optional<std::string>();
+      if (!verified) return Ready(FromOutcome(Outcome::kNotAdmitted));
+      ticket = std::move(*verified);
+    }
+    // A retried reserve (its first answer lost to a timeout) carries the same key and gets
+    // the same hold back instead of a second one.
+    std::string idempotency_key(req["Idempotency-Key"]);
+    if (!ValidIdempotencyKey(idempotency_key)) {
+      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+    }
+    return Reserve(std::move(user), product_id, quantity, std::move(ticket),
+                   std::move(idempotency_key));
+  }
+  if (seg.size() == 1 && seg[0] == "health") {
+    route = static_cast<int>(Route::kHealth);
+    Only(req.method(), bhttp::verb::get, "GET");
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = R"({"status":"ok"})";
+    return Ready(std::move(res));
+  }
+  return Dispatch(req, route);
+}
+
+net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id, int quantity,
+                                      std::string ticket, std::string idempotency_key) {
+  auto r = co_await purchase_.ReserveWithAdmission(std::move(user), product_id, quantity,
+                                                   std::move(ticket),
+                                                   std::move(idempotency_key));
+  if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+  co_return ReservationCreated(r.value);
+}
 
 net::awaitable<Response> Api::Handle(Request& req) {
   const auto start = std::chrono::steady_clock::now();
@@ -296,7 +393,7 @@ net::awaitable<Response> Api::Handle(Request& req) {
   Response res;
   std::exception_ptr failure;
   try {
-    res = co_await Dispatch(req, route);
+    res = co_await Select(req, route);
   } catch (const ClientError& e) {
     res = Error(e.status, e.code, e.message);
   } catch (const UnavailableError& e) {
@@ -319,32 +416,14 @@ net::awaitable<Response> Api::Handle(Request& req) {
 net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
-  const auto seg = Segments(path);
+  const Segments seg(path);
   const auto method = req.method();
 
-  // Identity from the bearer token; checked only by routes that need one.
-  auto identity = [&](bool admin) -> auth::Identity {
-    auto h = req[bhttp::field::authorization];
-    constexpr std::string_view kBearer = "Bearer ";
-    if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) {
-      throw ClientError{401, "UNAUTHORIZED", "missing bearer token"};
-    }
-    auto who = jwt_.Verify(h.substr(kBearer.size()), now_seconds_());
-    if (!who) throw ClientError{401, "UNAUTHORIZED", "invalid or expired token"};
-    if (admin && !who->admin) throw ClientError{403, "FORBIDDEN", "admin role required"};
-    return *who;
-  };
-  auto only = [&](bhttp::verb allowed, const char* allow) {
-    if (method != allowed) {
-      throw ClientError{405, "METHOD_NOT_ALLOWED", std::string("use ") + allow};
-    }
-  };
+  // Identity from the bearer token; checked only by routes that need one. A copy: the cache's
+  // entry may change while this coroutine waits.
+  auto identity = [&](bool admin) -> auth::Identity { return Identify(req, admin); };
+  auto only = [&](bhttp::verb allowed, const char* allow) { Only(method, allowed, allow); };
 
-  if (seg.size() == 1 && seg[0] == "health") {
-    route = static_cast<int>(Route::kHealth);
-    only(bhttp::verb::get, "GET");
-    co_return Json(200, {{"status", "ok"}});
-  }
   if (seg.size() == 1 && seg[0] == "ready") {
     route = static_cast<int>(Route::kReady);
     only(bhttp::verb::get, "GET");
@@ -430,44 +509,12 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
                          {"databaseStock", r.value.database_stock},
                          {"held", r.value.held}});
   }
-  if (seg.size() == 2 && seg[0] == "purchase" &&
-      (seg[1] == "reserve" || seg[1] == "confirm" || seg[1] == "cancel")) {
-    route = static_cast<int>(seg[1] == "reserve"   ? Route::kReserve
-                             : seg[1] == "confirm" ? Route::kConfirm
-                                                   : Route::kCancel);
+  if (seg.size() == 2 && seg[0] == "purchase" && (seg[1] == "confirm" || seg[1] == "cancel")) {
+    // (POST /purchase/reserve is Route's.)
+    route = static_cast<int>(seg[1] == "confirm" ? Route::kConfirm : Route::kCancel);
     only(bhttp::verb::post, "POST");
     auto who = identity(false);
     auto body = ParseBody(req);
-    if (seg[1] == "reserve") {
-      auto product_id = IntField(body, "productId", 1, INT64_MAX);
-      auto quantity = static_cast<int>(IntField(body, "quantity", 1, 10000, 1));
-      // A presented admission token must be genuine, this buyer's and this product's; whether
-      // it is still unused (and needed at all) the reserve decides atomically.
-      std::string ticket;
-      if (auto token = req["X-Admission-Token"]; !token.empty()) {
-        auto verified = queue_ ? queue_->VerifyAdmission(token, who.user, product_id)
-                               : std::optional<std::string>();
-        if (!verified) co_return FromOutcome(Outcome::kNotAdmitted);
-        ticket = std::move(*verified);
-      }
-      // A retried reserve (its first answer lost to a timeout) carries the same key and gets
-      // the same hold back instead of a second one.
-      std::string idempotency_key(req["Idempotency-Key"]);
-      if (!ValidIdempotencyKey(idempotency_key)) {
-        Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
-      }
-      auto r = co_await purchase_.ReserveWithAdmission(who.user, product_id, quantity, ticket,
-                                                       idempotency_key);
-      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-      const auto& v = r.value;
-      json::object body{{"reservationId", v.id},
-                        {"productId", v.product_id},
-                        {"quantity", v.quantity},
-                        {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)},
-                        {"expiresIn", std::max<std::int64_t>(0, (v.expires_at_ms - v.now_ms + 999) / 1000)}};
-      if (v.repeated) body["state"] = v.state;
-      co_return Json(v.repeated ? 200 : 201, body);
-    }
     auto rid = StringField(body, "reservationId", 64);
     if (seg[1] == "confirm") {
       auto r = co_await purchase_.Confirm(who.user, rid);

@@ -4,6 +4,7 @@
 #include "http/api_test_support.hpp"
 
 #include "common/errors.hpp"
+#include "http/response.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -163,6 +164,90 @@ TEST_F(ApiTest, AuthErrors) {
   r = Call(bhttp::verb::post, "/admin/products", R"({"name":"x","price":1,"stock":1})", Buyer());
   EXPECT_EQ(r.result_int(), 403);
   EXPECT_EQ(Code(r), "FORBIDDEN");
+}
+
+// The API remembers verified tokens (auth::TokenCache); what it accepts must not change.
+TEST_F(ApiTest, RememberedTokenStillHonoursExpiry) {
+  std::int64_t now = kNow;
+  Api api(fake_, jwt_, [&now] { return now; });
+  const auto token = jwt_.Sign({"alice", false}, kNow + 10);
+  auto reserve = [&](const std::string& t) {
+    return CallApi(api, bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", t);
+  };
+  EXPECT_EQ(reserve(token).result_int(), 201);
+  EXPECT_EQ(reserve(token).result_int(), 201);  // from the cache
+  EXPECT_EQ(fake_.last_user, "alice");
+  now = kNow + 10;  // exp reached: the cached token is refused like a fresh one
+  auto r = reserve(token);
+  EXPECT_EQ(r.result_int(), 401);
+  EXPECT_EQ(Code(r), "UNAUTHORIZED");
+  now = kNow;  // and it was not kept as valid meanwhile: verified afresh, still good before exp
+  EXPECT_EQ(reserve(token).result_int(), 201);
+}
+
+TEST_F(ApiTest, RememberedTokenIsMatchedExactly) {
+  const auto alice = Buyer("alice");
+  EXPECT_EQ(Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", alice)
+                .result_int(),
+            201);
+  // Another valid token is verified afresh and gets its own identity.
+  EXPECT_EQ(Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer("bob"))
+                .result_int(),
+            201);
+  EXPECT_EQ(fake_.last_user, "bob");
+  // The remembered token with a changed signature, or cut short, is refused.
+  auto forged = alice;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", forged);
+  EXPECT_EQ(r.result_int(), 401);
+  r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})",
+           alice.substr(0, alice.size() - 1));
+  EXPECT_EQ(r.result_int(), 401);
+  // A remembered buyer token does not become an admin one.
+  r = Call(bhttp::verb::post, "/admin/products", R"({"name":"x","price":1,"stock":1})", alice);
+  EXPECT_EQ(r.result_int(), 403);
+  EXPECT_EQ(Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", alice)
+                .result_int(),
+            201);
+  EXPECT_EQ(fake_.last_user, "alice");
+}
+
+TEST(TokenCacheTest, AgreesWithTheCodecAndEvicts) {
+  auth::JwtCodec jwt(kSecret);
+  auth::TokenCache cache(jwt, 1);  // one slot: every new token evicts the last
+  const auto a = jwt.Sign({"alice", false}, kNow + 60);
+  const auto b = jwt.Sign({"bob", true}, kNow + 60);
+  for (int i = 0; i < 3; ++i) {
+    const auto* who = cache.Verify(a, kNow);
+    ASSERT_NE(who, nullptr);
+    EXPECT_EQ(who->user, "alice");
+    EXPECT_FALSE(who->admin);
+    who = cache.Verify(b, kNow);
+    ASSERT_NE(who, nullptr);
+    EXPECT_EQ(who->user, "bob");
+    EXPECT_TRUE(who->admin);
+  }
+  EXPECT_EQ(cache.Verify(b, kNow + 60), nullptr);  // exp is not later than now
+  EXPECT_NE(cache.Verify(b, kNow + 59), nullptr);
+  EXPECT_EQ(cache.Verify("", kNow), nullptr);
+  EXPECT_EQ(cache.Verify(auth::JwtCodec(std::string(32, 'z')).Sign({"alice", false}, kNow + 60),
+                         kNow),
+            nullptr);
+}
+
+TEST(ErrorResponseTest, SameBytesAsTheJsonTree) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"SOLD_OUT", "no units left"},
+      {"NOT_FOUND", "no route for /a\"b\\c\n\x01d"},
+      {"X", "caf\xc3\xa9 \x7f"},
+      {"", ""}};
+  for (const auto& [code, message] : cases) {
+    auto r = Error(409, code, message);
+    json::value tree = {{"error", {{"code", code}, {"message", message}}}};
+    EXPECT_EQ(r.body(), json::serialize(tree)) << message;
+    EXPECT_EQ(r.result_int(), 409);
+    EXPECT_EQ(r[bhttp::field::content_type], "application/json");
+  }
 }
 
 TEST_F(ApiTest, NumbersInsideStringsAreNotRewritten) {
