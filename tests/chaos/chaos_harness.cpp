@@ -3,6 +3,7 @@
 #include "auth/jwt.hpp"
 #include "common/iso_time.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/tokens.hpp"
 
 #include <boost/json.hpp>
 
@@ -30,14 +31,10 @@ using testing::ServerProcess;
 using testing::Services;
 using testing::Stores;
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t NowMs() { return testing::NowMs(); }
 
 std::string Token(const std::string& user, bool admin) {
-  return auth::JwtCodec(testing::kTestSecret).Sign({user, admin}, NowMs() / 1000 + 6 * 3600);
+  return testing::Token(user, admin, 6 * 3600);
 }
 
 std::uint64_t SeedFromEnv() {

@@ -5,6 +5,7 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
 #include "tests/support/stores.hpp"
+#include "tests/support/tokens.hpp"
 
 #include <gtest/gtest.h>
 
@@ -22,13 +23,6 @@ namespace {
 
 namespace json = boost::json;
 using std::chrono::milliseconds;
-
-std::string Token(const std::string& user, bool admin = false) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  return auth::JwtCodec(kTestSecret).Sign({user, admin}, now + 3600);
-}
 
 class FaultPath : public ::testing::Test {
  protected:

@@ -5,6 +5,7 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
 #include "tests/support/stores.hpp"
+#include "tests/support/tokens.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,10 +26,6 @@ using std::chrono::seconds;
 std::int64_t Now() {
   return std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Token(const std::string& user, bool admin = false) {
-  return auth::JwtCodec(kTestSecret).Sign({user, admin}, Now() + 3600);
 }
 
 class PurchaseFlow : public ::testing::Test {

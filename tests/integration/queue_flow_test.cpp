@@ -19,6 +19,7 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
 #include "tests/support/stores.hpp"
+#include "tests/support/tokens.hpp"
 
 namespace ticketing::testing {
 namespace {
@@ -28,16 +29,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr int kPollTimeoutSeconds = 3;  // QUEUE_POLL_TIMEOUT_SECONDS of every server here
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Token(const std::string& user, bool admin = false) {
-  return auth::JwtCodec(kTestSecret).Sign({user, admin}, NowMs() / 1000 + 3600);
-}
 
 std::map<std::string, std::string> ServerEnv(std::map<std::string, std::string> extra = {}) {
   std::map<std::string, std::string> env{

@@ -7,6 +7,7 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/services.hpp"
 #include "tests/support/stores.hpp"
+#include "tests/support/tokens.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,16 +28,6 @@ using std::chrono::milliseconds;
 constexpr long long kDayMs = 86'400'000;
 // The key where servers record the Redis run they last rebuilt from the database.
 const std::string kEpochKey = "{ticketing}:epoch";
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Token(const std::string& user, bool admin = false) {
-  return auth::JwtCodec(kTestSecret).Sign({user, admin}, NowMs() / 1000 + 3600);
-}
 
 class RedisLoss : public ::testing::Test {
  protected:
