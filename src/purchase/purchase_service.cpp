@@ -230,7 +230,7 @@ net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
                     lease_id));
     const auto& tag = Tag(begin);
     if (tag == "NOT_FOUND") {
-      // Finished holds are kept a day; after that the order (if any) is only in the database.
+      // Finished holds are kept an hour; after that the order (if any) is only in the database.
       if (auto order = co_await FindOrder(reservation_id, user)) {
         co_return ConfirmResult{Outcome::kOk, *order, false};
       }

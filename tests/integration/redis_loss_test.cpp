@@ -264,6 +264,14 @@ TEST_F(RedisLoss, EveryBuyerAndLineKeyExpires) {
   EXPECT_TRUE(forever.empty()) << "keys without a TTL: " << listed;
   // The bought unit's counter outlives its hold by a day.
   EXPECT_GT(std::stoll(stores_.Redis({"PTTL", prefix + ":u:ttl-buyer"})), kDayMs - 60'000);
+  // Keys per reserve (the finished hold) are kept an hour, so at a steady reserve rate Redis
+  // holds at most an hour of them (then the database answers for confirmed holds).
+  constexpr long long kHourMs = 3'600'000;
+  for (const auto& rid : {bought, cancelled, expired}) {
+    const long long ttl = std::stoll(stores_.Redis({"PTTL", prefix + ":h:" + rid}));
+    EXPECT_GT(ttl, kHourMs - 60'000) << rid;
+    EXPECT_LE(ttl, kHourMs) << rid;
+  }
   stores_.ExpectInvariants(product);
 }
 

@@ -1,7 +1,12 @@
 -- Prepended to every purchase script at build time.
 -- Keys of product P share the hash tag {p:P}: prefix = '{p:P}'. Scripts derive hold and user
 -- keys from the prefix; they are in the slot of KEYS[1], so a Redis Cluster routes them together.
-local RETAIN_MS = 86400000 -- finished holds are kept a day for status reads and repeat confirms
+-- Per-buyer keys (units held or bought, live holds) live a day past their last use. Keys per
+-- reserve live an hour past the hold's end: the finished hold (status reads, repeat confirms;
+-- after that the database answers for confirmed ones) and its idempotency key. So at a steady
+-- reserve rate Redis keeps about an hour of them, not a day.
+local RETAIN_MS = 86400000
+local FINISHED_MS = 3600000
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -19,7 +24,7 @@ local function end_hold(prefix, rid, hkey, user)
   leave_active(prefix, hkey, user)
   redis.call('SREM', prefix .. ':uh:' .. user, rid)
   redis.call('ZREM', prefix .. ':exp', rid)
-  redis.call('PEXPIRE', hkey, RETAIN_MS)
+  redis.call('PEXPIRE', hkey, FINISHED_MS)
 end
 
 -- Returns a live hold's units to the product and ends the hold in `state`. prefix:held counts

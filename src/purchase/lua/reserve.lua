@@ -54,7 +54,7 @@ redis.call('ZADD', KEYS[3], exp, ARGV[3])
 local uhkey = ARGV[5] .. ':uh:' .. ARGV[1]
 redis.call('SADD', uhkey, ARGV[3])
 redis.call('PEXPIREAT', uhkey, math.max(exp, tonumber(redis.call('PEXPIRETIME', uhkey))) + RETAIN_MS)
-if ikey then redis.call('SET', ikey, ARGV[3], 'PX', hold * 1000 + RETAIN_MS) end
+if ikey then redis.call('SET', ikey, ARGV[3], 'PX', hold * 1000 + FINISHED_MS) end
 if tkey then
   -- The buyer stays active (counted against maxActive) until the hold ends.
   redis.call('HSET', tkey, 'state', 'used', 'usedAt', now, 'rid', ARGV[3])
