@@ -85,10 +85,12 @@ std::vector<Violation> Check(const History& h, const Snapshot& s, const CheckOpt
         continue;
       }
       Hold& hold = it->second;
+      // Judged by when the answer came: a request sent before the expiry may truthfully find
+      // the hold expired if it was still being served then (a cancel waits for the database).
       if (e.code == "RESERVATION_EXPIRED" && o.expiry_is_exact && hold.expires_at_ms > 0 &&
-          e.sent_ms < hold.expires_at_ms - o.clock_slack_ms) {
+          e.answered_ms < hold.expires_at_ms - o.clock_slack_ms) {
         out.push_back({std::string(OpName(e.op)) + " answered RESERVATION_EXPIRED " +
-                           std::to_string(hold.expires_at_ms - e.sent_ms) +
+                           std::to_string(hold.expires_at_ms - e.answered_ms) +
                            " ms before the hold's expiry",
                        b.id, e.key});
       }

@@ -159,6 +159,11 @@ TEST(ChaosChecker, ExpiryDecidedByAnotherClock) {
   // A server with its clock 5 minutes ahead expired a hold at once.
   f.h.buyers[3].events.back() = After(3, Op::kConfirm, "7-d", 410, "RESERVATION_EXPIRED");
   EXPECT_TRUE(Fixture::Has(f.Run(), "before the hold's expiry"));
+  // Sent before the expiry but answered after it (the request waited on the database): true.
+  Fixture slow;
+  slow.h.buyers[3].events.back() = After(3, Op::kCancel, "7-d", 410, "RESERVATION_EXPIRED");
+  slow.h.buyers[3].events.back().answered_ms = slow.h.buyers[3].events[0].expires_at_ms + 100;
+  EXPECT_FALSE(Fixture::Has(slow.Run(), "before the hold's expiry"));
   CheckOptions lossy;
   lossy.expiry_is_exact = false;  // Redis lost data: the hold may be gone for real
   EXPECT_TRUE(f.Run(lossy).empty());
