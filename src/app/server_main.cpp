@@ -158,7 +158,8 @@ int Serve() {
                                             [&pool] { return static_cast<double>(pool.waiting()); });
   auth::JwtCodec jwt(cfg->jwt_secret);
   queue::AdmissionCodec admission(cfg->jwt_secret);
-  purchase::SoldOutBoard sold_out;  // shared by the shards, refreshed by the queue ticker
+  // Shared by the shards: learned from the scripts' replies, refreshed by the queue ticker.
+  purchase::SoldOutBoard sold_out{std::chrono::milliseconds(cfg->sold_out_cache_ms)};
 
   redis::Options redis_options;
   redis_options.host = cfg->redis_host;
@@ -217,19 +218,24 @@ int Serve() {
 
   // Shard 0 rebuilds Redis from the database at start and whenever Redis lost data, and runs
   // this server's sweeper, which pauses while Redis is known to hold unrebuilt stale data.
-  purchase::RedisLossWatch redis_watch(*shards[0]->redis, pool, purchase_options);
+  // These background loops have a Redis connection of their own: a burst of requests filling
+  // the shards' connections must not delay expiries, admissions or the sold-out refresh.
+  auto& ctx0 = shards[0]->ctx;
+  auto background_redis = std::make_shared<redis::Connection>(ctx0.get_executor(), redis_options);
+  background_redis->Start();
+  purchase::RedisLossWatch redis_watch(*background_redis, pool, purchase_options);
   purchase::SweeperOptions sweeper_options;
   sweeper_options.redis_verified = [&redis_watch] { return redis_watch.Verified(); };
   sweeper_options.interval = std::chrono::milliseconds(cfg->sweep_interval_ms);
   sweeper_options.batch = cfg->sweep_batch;
   sweeper_options.confirm_lease = purchase_options.confirm_lease;
-  purchase::Sweeper sweeper(*shards[0]->redis, pool, sweeper_options);
-  auto& ctx0 = shards[0]->ctx;
+  sweeper_options.sold_out = &sold_out;
+  purchase::Sweeper sweeper(*background_redis, pool, sweeper_options);
   // Shard 0 also advances the waiting rooms and refreshes the sold-out flags.
   queue::TickerOptions ticker_options;
   ticker_options.interval = std::chrono::milliseconds(cfg->queue_tick_ms);
   ticker_options.poll_timeout = std::chrono::seconds(cfg->queue_poll_timeout_seconds);
-  queue::Ticker ticker(*shards[0]->redis, sold_out, ticker_options);
+  queue::Ticker ticker(*background_redis, sold_out, ticker_options);
   net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await ticker.Run(); }, net::detached);
   net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await redis_watch.Run(); },
                 net::detached);
@@ -267,6 +273,7 @@ int Serve() {
   migration.Stop();
   pool.Stop();
   for (auto& s : shards) s->redis->Stop();
+  background_redis->Stop();
   log::Info("stopped");
   spdlog::default_logger_raw()->flush();
   return 0;

@@ -115,6 +115,8 @@ Config Load(const Lookup& lookup) {
   c.sweep_interval_ms = static_cast<int>(r.Int("SWEEP_INTERVAL_MS", c.sweep_interval_ms, 10, 10000));
   c.sweep_batch = static_cast<int>(r.Int("SWEEP_BATCH", c.sweep_batch, 1, 100000));
   c.queue_tick_ms = static_cast<int>(r.Int("QUEUE_TICK_MS", c.queue_tick_ms, 10, 10000));
+  c.sold_out_cache_ms =
+      static_cast<int>(r.Int("SOLD_OUT_CACHE_MS", c.sold_out_cache_ms, 0, 1000));
   c.queue_poll_timeout_seconds = static_cast<int>(
       r.Int("QUEUE_POLL_TIMEOUT_SECONDS", c.queue_poll_timeout_seconds, 1, 86400));
   c.queue_max_waiting = r.Int("QUEUE_MAX_WAITING", c.queue_max_waiting, 1, 1'000'000'000);

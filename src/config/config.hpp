@@ -44,6 +44,7 @@ struct Config {
   int sweep_batch = 500;            // SWEEP_BATCH
 
   int queue_tick_ms = 100;                // QUEUE_TICK_MS (line advance + sold-out refresh)
+  int sold_out_cache_ms = 100;  // SOLD_OUT_CACHE_MS (trust a seen "none available"; 0 = off)
   int queue_poll_timeout_seconds = 30;    // QUEUE_POLL_TIMEOUT_SECONDS (silent waiters drop)
   long long queue_max_waiting = 5000000;  // QUEUE_MAX_WAITING (per product line)
 

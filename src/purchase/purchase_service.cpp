@@ -124,7 +124,9 @@ net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
 net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
     std::string idempotency_key) {
-  if (options_.sold_out && options_.sold_out->IsSoldOut(product_id) && idempotency_key.empty()) {
+  // (A retry with an idempotency key must find its hold, so it always asks Redis.)
+  if (options_.sold_out && idempotency_key.empty() &&
+      options_.sold_out->CannotReserve(product_id, quantity)) {
     Registry::Get().Count(Event::kSoldOutFlagHit);
     co_return Result<Reservation>{Outcome::kSoldOut, {}};
   }
@@ -137,9 +139,11 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::vector<std::string> args{user, std::to_string(quantity), rid,
                                   std::to_string(options_.default_hold_seconds), prefix,
                                   admission_ticket, idempotency_key};
+    const auto sent = SoldOutBoard::Clock::now();
     auto reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args);
     const auto& tag = Tag(reply);
     if (tag == "OK") {
+      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, sent);
       Registry::Get().Count(Event::kHoldCreated);
       Reservation r{
           rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
@@ -157,7 +161,10 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
       if (attempt == 0 && co_await RebuildProductIfInDatabase(db_, options_, product_id)) continue;
       co_return Result<Reservation>{Outcome::kProductNotFound, {}};
     }
-    if (tag == "SOLD_OUT") co_return Result<Reservation>{Outcome::kSoldOut, {}};
+    if (tag == "SOLD_OUT") {
+      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[1].integer, sent);
+      co_return Result<Reservation>{Outcome::kSoldOut, {}};
+    }
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
     if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
     if (tag == "NOT_ADMITTED") co_return Result<Reservation>{Outcome::kNotAdmitted, {}};
@@ -387,7 +394,10 @@ net::awaitable<Outcome> PurchaseService::Cancel(std::string user, std::string re
                            redis::List(prefix, reservation_id, user));
   const auto& tag = Tag(reply);
   if (tag == "OK") {
-    if (reply.elements[1].integer > 0) Registry::Get().Count(Event::kHoldCancelled);
+    if (reply.elements[1].integer > 0) {
+      Registry::Get().Count(Event::kHoldCancelled);
+      if (options_.sold_out) options_.sold_out->Returned(*product_id);
+    }
     co_return Outcome::kOk;
   }
   if (tag == "CONFIRMED") co_return Outcome::kAlreadyConfirmed;

@@ -20,7 +20,7 @@ struct Options {
   std::uint16_t redis_port = 6379;
   std::chrono::milliseconds redis_timeout{2000};
   // Process-wide sold-out flags (kept fresh by the waiting-room ticker); none: always ask Redis.
-  const SoldOutBoard* sold_out = nullptr;
+  SoldOutBoard* sold_out = nullptr;
   // Signs reservation ids (keys::SignedIds); derived from the server secret.
   std::string id_key = "reservation-ids-unconfigured-key";
 };

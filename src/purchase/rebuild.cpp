@@ -100,7 +100,7 @@ net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Opti
                                                         std::int64_t product_id) {
   // On a database worker, never on the I/O thread: the blocking Redis calls happen while the
   // transaction holds the row lock.
-  co_return co_await db.Run([&options, product_id](db::Connection& c) {
+  auto synced = co_await db.Run([&options, product_id](db::Connection& c) {
     return db::Transaction(c, [&]() -> std::optional<StockSync> {
       // An unknown id (a made-up reserve) costs one primary-key read, no Redis connection.
       if (c.Execute("SELECT 1 FROM products WHERE id = ?", {product_id}).rows.empty()) return {};
@@ -108,6 +108,9 @@ net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Opti
       return ReconcileProduct(c, redis, product_id);
     });
   });
+  // Whatever this process learned about the product's stock is older than the rebuild.
+  if (synced && options.sold_out) options.sold_out->Returned(product_id);
+  co_return synced;
 }
 
 net::awaitable<bool> RebuildProductIfInDatabase(db::Pool& db, const Options& options,

@@ -1,36 +1,112 @@
 #pragma once
-// Products known to be sold out (no unit available and none in a hold that may come back), per
-// process. The waiting-room ticker refreshes it about every 100 ms from Redis, so a stampede on
-// a sold-out product is answered without a Redis round-trip. Safe from any thread.
+// What this process knows about products it cannot sell from right now, so that a stampede on
+// a sold-out product is answered without a Redis round trip. Safe from any thread.
+//
+// Two facts per product:
+//  - sold out: no unit available and none in a hold that may come back. The waiting-room
+//    ticker refreshes it about every 100 ms.
+//  - "available was A": a reserve script's SOLD_OUT reply, or the ticker, saw A units
+//    available. A reserve of more than A units is answered SOLD_OUT from it for `ttl` after the
+//    command that saw it was sent, so a unit returned on another server is offered again
+//    within `ttl` (the same lag the ticker's flag has). A unit returned by this process
+//    (cancel, expiry, sync) clears it at once, and a reply to a command sent before that
+//    return is not learned.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace ticketing::purchase {
 
 class SoldOutBoard {
  public:
+  using Clock = std::chrono::steady_clock;
+
+  // `available_ttl` 0: only the ticker's sold-out flag is used.
+  explicit SoldOutBoard(Clock::duration available_ttl = std::chrono::milliseconds(100))
+      : ttl_(available_ttl) {}
+
+  // True when a reserve of `quantity` units cannot succeed, as far as this process knows.
+  bool CannotReserve(std::int64_t product_id, int quantity, Clock::time_point now) const {
+    if (count_.load(std::memory_order_acquire) == 0) return false;
+    std::shared_lock lock(mu_);
+    auto it = products_.find(product_id);
+    if (it == products_.end()) return false;
+    const Entry& e = it->second;
+    if (e.sold_out) return true;
+    return e.seen >= e.returned && now - e.seen < ttl_ && e.available < quantity;
+  }
+  bool CannotReserve(std::int64_t product_id, int quantity) const {
+    return CannotReserve(product_id, quantity, Clock::now());
+  }
+
   bool IsSoldOut(std::int64_t product_id) const {
     if (count_.load(std::memory_order_acquire) == 0) return false;
     std::shared_lock lock(mu_);
-    return products_.count(product_id) > 0;
+    auto it = products_.find(product_id);
+    return it != products_.end() && it->second.sold_out;
   }
 
+  // The ticker's verdict: nothing available and nothing held.
   void Set(std::int64_t product_id, bool sold_out) {
     if (sold_out == IsSoldOut(product_id)) return;
+    Update(product_id, [&](Entry& e) { e.sold_out = sold_out; });
+  }
+
+  // A script saw `available` units; `sent` is when its command was sent (the fact is at least
+  // that fresh).
+  void SeenAvailable(std::int64_t product_id, std::int64_t available, Clock::time_point sent) {
+    if (ttl_ <= Clock::duration::zero()) return;
+    {
+      std::shared_lock lock(mu_);
+      auto it = products_.find(product_id);
+      if (it != products_.end()) {
+        const Entry& e = it->second;
+        if (sent < e.returned) return;  // older than a return this process made
+        // Learned moments ago: spare the exclusive lock on the stampede's hot path.
+        if (e.available == available && e.seen >= e.returned && sent - e.seen < ttl_ / 4 &&
+            sent >= e.seen) {
+          return;
+        }
+      }
+    }
+    Update(product_id, [&](Entry& e) {
+      if (sent < e.returned || sent < e.seen) return;
+      e.available = available;
+      e.seen = sent;
+    });
+  }
+
+  // This process put units back (or changed the stock): forget what it learned.
+  void Returned(std::int64_t product_id, Clock::time_point now = Clock::now()) {
+    Update(product_id, [&](Entry& e) {
+      e.returned = now;
+      e.sold_out = false;
+    });
+  }
+
+  Clock::duration available_ttl() const { return ttl_; }
+
+ private:
+  struct Entry {
+    bool sold_out = false;
+    std::int64_t available = 0;
+    Clock::time_point seen{};      // when the command that saw `available` was sent
+    Clock::time_point returned{};  // this process's last return of units
+  };
+
+  template <typename F>
+  void Update(std::int64_t product_id, F&& change) {
     std::unique_lock lock(mu_);
-    if (sold_out)
-      products_.insert(product_id);
-    else
-      products_.erase(product_id);
+    change(products_[product_id]);
     count_.store(products_.size(), std::memory_order_release);
   }
 
- private:
+  const Clock::duration ttl_;
   mutable std::shared_mutex mu_;
-  std::unordered_set<std::int64_t> products_;
+  std::unordered_map<std::int64_t, Entry> products_;
   std::atomic<std::size_t> count_{0};
 };
 

@@ -66,6 +66,7 @@ net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
     if (released > 0) {
       Registry::Get().Count(Event::kHoldExpired, static_cast<std::uint64_t>(released));
       stats.released_units += released;
+      if (options_.sold_out) options_.sold_out->Returned(product_id);
     }
     // Claimed confirming holds come as (reservation id, its lost lease id, our claim id).
     const auto& claimed = reply.elements[1].elements;
@@ -120,7 +121,10 @@ net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string&
                                     redis::List(keys::Hold(prefix, reservation_id)), args);
   const std::string& outcome = reply.str;
   if (outcome == "CONFIRMED") Registry::Get().Count(Event::kSettledConfirmed);
-  if (outcome == "RELEASED") Registry::Get().Count(Event::kSettledReleased);
+  if (outcome == "RELEASED") {
+    Registry::Get().Count(Event::kSettledReleased);
+    if (options_.sold_out) options_.sold_out->Returned(product_id);
+  }
   if (outcome == "RESTORED") Registry::Get().Count(Event::kSettledRestored);
   log::Info("confirm_settled", {{"reservation", reservation_id}, {"outcome", outcome}});
 }

@@ -3,6 +3,7 @@
 // settles confirms whose server died (lease ran out) by looking up their order in the database.
 // Every server runs one; the scripts make concurrent sweepers safe (no unit returned twice).
 #include "db/db.hpp"
+#include "purchase/sold_out.hpp"
 #include "redis/redis_client.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +23,8 @@ struct SweeperOptions {
   // False while Redis may have lost data not yet rebuilt (RedisLossWatch::Verified): passes are
   // skipped then, since an expired hold restored from an old snapshot may have been confirmed.
   std::function<bool()> redis_verified;
+  // Told when this sweeper returns units (optional).
+  SoldOutBoard* sold_out = nullptr;
 };
 
 struct SweepStats {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -65,6 +66,16 @@ class PurchaseFlow : public ::testing::Test {
   }
   long long Available(std::int64_t product) {
     return api_.Get("/products/" + std::to_string(product)).json.at("available").as_int64();
+  }
+  // A counter of ticketing_events_total (-1 if absent).
+  long long Metric(const std::string& event) {
+    auto m = api_.Get("/metrics").body;
+    std::smatch match;
+    if (!std::regex_search(
+            m, match, std::regex("ticketing_events_total\\{event=\"" + event + "\"\\} (\\d+)"))) {
+      return -1;
+    }
+    return std::stoll(match[1]);
   }
   // Polls `pred` every 50 ms up to `limit`.
   template <class Pred>
@@ -120,6 +131,32 @@ TEST_F(PurchaseFlow, TwoThousandBuyersHundredUnitsExactlyHundredHolds) {
   const std::string id = std::to_string(product);
   EXPECT_EQ(stores_.SqlInt("SELECT COUNT(*) FROM orders WHERE product_id=" + id), 100);
   EXPECT_EQ(stores_.SqlInt("SELECT stock FROM products WHERE id=" + id), 0);
+  stores_.ExpectInvariants(product);
+}
+
+// With every unit in a live hold nothing is sold out for good, but nothing is available either:
+// the reserve script's own replies say so, and a stampede is answered SOLD_OUT in-process
+// instead of each request queueing for Redis. A unit this server takes back is offered at once.
+TEST_F(PurchaseFlow, AStampedeWhileEveryUnitIsHeldIsAnsweredInProcess) {
+  auto product = CreateProduct(2);
+  auto a = Reserve(product, "held-a");
+  ASSERT_EQ(a.status, 201) << a.body;
+  ASSERT_EQ(Reserve(product, "held-b").status, 201);
+  const long long before = Metric("sold_out_flag_hit");
+  std::vector<Call> calls;
+  for (int i = 0; i < 300; ++i) {
+    calls.push_back({"POST", "/purchase/reserve",
+                     json::serialize(json::object{{"productId", product}}),
+                     Token("stampede-" + std::to_string(i))});
+  }
+  for (const auto& r : Concurrent(server_->port(), calls)) EXPECT_EQ(r.ErrorCode(), "SOLD_OUT");
+  // Without the learned "none available" every one of them asks Redis (avail + held > 0, so the
+  // ticker's sold-out flag stays off).
+  EXPECT_GT(Metric("sold_out_flag_hit") - before, 0);
+  // The buyer who cancels gives the unit back, and the next reserve on this server gets it: the
+  // cancel made the server forget what it had seen.
+  ASSERT_EQ(Cancel(std::string(a.json.at("reservationId").as_string()), "held-a").status, 200);
+  EXPECT_EQ(Reserve(product, "after-cancel").status, 201);
   stores_.ExpectInvariants(product);
 }
 

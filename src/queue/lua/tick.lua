@@ -7,7 +7,7 @@
 --   potential units - active (available + units in 'held' holds that may come back);
 --   ARGV[3] per call.
 -- KEYS[1] prefix:info   ARGV[1] prefix  ARGV[2] poll timeout ms  ARGV[3] batch
--- -> {'OK'|'OFF'|'PRE', soldOut 0/1, admitted, dropped} | {'NOT_FOUND'}
+-- -> {'OK'|'OFF'|'PRE', soldOut 0/1, admitted, dropped, available} | {'NOT_FOUND'}
 local prefix = ARGV[1]
 local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'qrate', 'qmax', 'qttl', 'start')
 if not info[1] then return {'NOT_FOUND'} end
@@ -15,11 +15,12 @@ local now = now_ms()
 local potential = potential_units(prefix)
 local soldout = 0
 if potential <= 0 then soldout = 1 end
-if info[2] ~= '1' then return {'OFF', soldout, 0, 0} end
+local available = tonumber(redis.call('GET', prefix .. ':avail') or '0')
+if info[2] ~= '1' then return {'OFF', soldout, 0, 0, available} end
 local active_key = prefix .. ':q:active'
 redis.call('ZREMRANGEBYSCORE', active_key, '-inf', now)
 local start = tonumber(info[6]) or 0
-if now < start then return {'PRE', soldout, 0, 0} end
+if now < start then return {'PRE', soldout, 0, 0, available} end
 local batch = tonumber(ARGV[3])
 
 -- A waiter's last poll counts from the sale start at the earliest, so the pre-queue keeps its
@@ -73,4 +74,4 @@ end
 if admitted > 0 or dropped > 0 then
   keep_line(prefix, now + (tonumber(info[5]) or 0) * 1000 + RETAIN_MS)
 end
-return {'OK', soldout, admitted, dropped}
+return {'OK', soldout, admitted, dropped, available}

@@ -1,0 +1,73 @@
+#include "purchase/sold_out.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ticketing::purchase {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = SoldOutBoard::Clock;
+
+TEST(SoldOutBoard, KnowsNothingAtFirst) {
+  SoldOutBoard board;
+  EXPECT_FALSE(board.CannotReserve(1, 1));
+  EXPECT_FALSE(board.IsSoldOut(1));
+}
+
+TEST(SoldOutBoard, TheTickersFlagHoldsUntilCleared) {
+  SoldOutBoard board;
+  board.Set(1, true);
+  EXPECT_TRUE(board.CannotReserve(1, 1, Clock::now() + 1h));
+  EXPECT_FALSE(board.CannotReserve(2, 1));
+  board.Set(1, false);
+  EXPECT_FALSE(board.CannotReserve(1, 1));
+}
+
+TEST(SoldOutBoard, ASeenAvailableCountAnswersLargerReservesForItsTtlOnly) {
+  SoldOutBoard board(100ms);
+  const auto t0 = Clock::now();
+  board.SeenAvailable(1, 2, t0);
+  EXPECT_FALSE(board.CannotReserve(1, 2, t0 + 10ms));  // 2 of 2 may still succeed
+  EXPECT_TRUE(board.CannotReserve(1, 3, t0 + 10ms));
+  EXPECT_TRUE(board.CannotReserve(1, 3, t0 + 99ms));
+  EXPECT_FALSE(board.CannotReserve(1, 3, t0 + 100ms));  // too old: ask Redis again
+  board.SeenAvailable(1, 0, t0 + 150ms);
+  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 200ms));
+  board.SeenAvailable(1, 5, t0 + 210ms);  // a newer reply with units clears it
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 220ms));
+}
+
+TEST(SoldOutBoard, AnOlderReplyDoesNotOverwriteANewerOne) {
+  SoldOutBoard board(100ms);
+  const auto t0 = Clock::now();
+  board.SeenAvailable(1, 4, t0 + 20ms);
+  board.SeenAvailable(1, 0, t0 + 10ms);  // sent earlier, answered later
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 30ms));
+}
+
+TEST(SoldOutBoard, AReturnForgetsWhatWasSeenAndRefusesOlderReplies) {
+  SoldOutBoard board(100ms);
+  const auto t0 = Clock::now();
+  board.SeenAvailable(1, 0, t0);
+  board.Set(1, true);
+  board.Returned(1, t0 + 5ms);
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 6ms));
+  EXPECT_FALSE(board.IsSoldOut(1));
+  // A command sent before the return may still answer "0 available": not learned.
+  board.SeenAvailable(1, 0, t0 + 4ms);
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 7ms));
+  // One sent after it is.
+  board.SeenAvailable(1, 0, t0 + 8ms);
+  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 9ms));
+}
+
+TEST(SoldOutBoard, AZeroTtlLearnsNothingFromReplies) {
+  SoldOutBoard board(0ms);
+  board.SeenAvailable(1, 0, Clock::now());
+  EXPECT_FALSE(board.CannotReserve(1, 1));
+  board.Set(1, true);
+  EXPECT_TRUE(board.CannotReserve(1, 1));
+}
+
+}  // namespace
+}  // namespace ticketing::purchase
