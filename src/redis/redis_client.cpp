@@ -186,6 +186,9 @@ struct Connection::Impl {
     options_.connect_timeout = std::max(options_.connect_timeout, std::chrono::milliseconds(1));
     options_.command_timeout = std::max(options_.command_timeout, std::chrono::milliseconds(1));
     if (options_.queue_timeout.count() <= 0) options_.queue_timeout = options_.command_timeout;
+    if (options_.dead_timeout < options_.command_timeout) {
+      options_.dead_timeout = 2 * options_.command_timeout;
+    }
     options_.max_in_flight = std::max<std::size_t>(options_.max_in_flight, 1);
     options_.max_backoff = std::max(options_.max_backoff, kInitialBackoff);
   }
@@ -227,6 +230,8 @@ struct Connection::Impl {
     if (!reader_) throw std::bad_alloc();
     session_error_.clear();
     const std::uint64_t replies_before = stats_.replies;
+    abandoned_ = 0;
+    last_read_ = Clock::now();
     state_ = State::kConnected;
     ++stats_.connects;
 
@@ -290,6 +295,7 @@ struct Connection::Impl {
           co_return EndSession(ec == net::error::eof ? std::string("redis: closed by server")
                                                      : "redis: read failed: " + ec.message());
         }
+        last_read_ = Clock::now();
         if (redisReaderFeed(reader_.get(), read_buf_.get(), n) != REDIS_OK) {
           co_return EndSession(std::string("redis: reply reader: ") + reader_->errstr);
         }
@@ -301,10 +307,17 @@ struct Connection::Impl {
           if (raw == nullptr) break;
           ReplyPtr reply(static_cast<redisReply*>(raw));
           if (pending_.empty()) co_return EndSession("redis: reply to no command");
+          ++stats_.replies;
+          if (abandoned_ > 0) {
+            // The caller of this one was told it timed out; the reply keeps the order.
+            --abandoned_;
+            pending_.pop_front();
+            ++stats_.late_replies;
+            continue;
+          }
           Value value = FromReply(reply.get());
           Handler handler = std::move(pending_.front().handler);
           pending_.pop_front();
-          ++stats_.replies;
           Complete(std::move(handler), nullptr, std::move(value), executor_);
         }
         // Room in flight again: a writer waiting for it may send the next commands.
@@ -351,25 +364,52 @@ struct Connection::Impl {
     }
   }
 
-  // Redis answers in order, so the oldest written command going unanswered for command_timeout
-  // means the connection or the server is stuck: end the session. A command that waited in the
-  // send queue for queue_timeout fails alone: it was never written, so it did not run.
+  // A written command unanswered for command_timeout fails alone: it is abandoned (its caller
+  // told it may have run) and stays in `pending_`, in order, until its reply comes. Written
+  // times only grow, so the abandoned ones are always the oldest (`abandoned_` of them). No
+  // byte from Redis for dead_timeout while commands wait means the connection or the server is
+  // stuck: end the session. A command that waited in the send queue for queue_timeout fails
+  // alone too: it was never written, so it did not run.
   net::awaitable<void> WatchdogLoop() {
     try {
+      bool unread = false;
       for (;;) {
-        auto wake = Clock::now() + options_.command_timeout;
-        if (!pending_.empty()) wake = pending_.front().written + options_.command_timeout;
+        auto now = Clock::now();
+        auto wake = now + options_.command_timeout;
+        if (unread) {
+          wake = now + std::chrono::milliseconds(5);  // let the read loop take what is there
+        } else if (!pending_.empty()) {
+          wake = std::max(pending_.front().written, last_read_) + options_.dead_timeout;
+          if (abandoned_ < pending_.size()) {
+            wake = std::min(wake, pending_[abandoned_].written + options_.command_timeout);
+          }
+        }
         if (!queued_.empty() && queued_.front().enqueued + options_.queue_timeout < wake) {
           wake = queued_.front().enqueued + options_.queue_timeout;
         }
         watchdog_.expires_at(wake);
         co_await watchdog_.async_wait(kNoThrow);
         if (state_ != State::kConnected) co_return;
-        const auto now = Clock::now();
-        if (!pending_.empty() && now - pending_.front().written >= options_.command_timeout) {
-          co_return EndSession("redis: no reply within " +
-                               std::to_string(options_.command_timeout.count()) +
-                               " ms (command timed out)");
+        now = Clock::now();
+        // Replies waiting in the socket: this process was slow to read, not Redis to answer.
+        boost::system::error_code aec;
+        unread = !pending_.empty() && socket_.available(aec) > 0 && !aec;
+        if (!unread && !pending_.empty()) {
+          if (now - std::max(pending_.front().written, last_read_) >= options_.dead_timeout) {
+            co_return EndSession("redis: no reply within " +
+                                 std::to_string(options_.dead_timeout.count()) +
+                                 " ms (connection stuck)");
+          }
+          while (abandoned_ < pending_.size() &&
+                 now - pending_[abandoned_].written >= options_.command_timeout) {
+            ++stats_.timed_out;
+            stats_.last_error = "redis: no reply within " +
+                                std::to_string(options_.command_timeout.count()) +
+                                " ms (command timed out)";
+            Complete(std::move(pending_[abandoned_].handler),
+                     std::make_exception_ptr(Unavailable(stats_.last_error)), Value{}, executor_);
+            ++abandoned_;
+          }
         }
         while (!queued_.empty() && now - queued_.front().enqueued >= options_.queue_timeout) {
           ++stats_.not_sent;
@@ -442,6 +482,10 @@ struct Connection::Impl {
     wake_writer_.cancel();
     std::deque<Pending> failed;
     failed.swap(pending_);
+    // The abandoned ones were answered already.
+    failed.erase(failed.begin(), failed.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min(abandoned_, failed.size())));
+    abandoned_ = 0;
     std::deque<Queued> unsent;
     unsent.swap(queued_);
     if (!failed.empty()) {
@@ -477,6 +521,8 @@ struct Connection::Impl {
   std::string writing_;          // the batch async_write is sending
   std::deque<Pending> pending_;  // written, oldest first (at most max_in_flight); replies
                                  // complete the front
+  std::size_t abandoned_ = 0;    // the oldest pending_ whose callers were told they timed out
+  Clock::time_point last_read_{};  // the last bytes from Redis
   std::string session_error_;
   Stats stats_;
 };

@@ -66,9 +66,14 @@ struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
   std::chrono::milliseconds connect_timeout{2000};
-  // A command not answered within this time of being WRITTEN fails, and the connection is
-  // closed and re-opened (Redis answers in order, so a stuck reply means a broken connection).
+  // A command not answered within this time of being WRITTEN fails alone (Unavailable: it may
+  // have run); the commands behind it keep their own deadlines, and its reply, if it comes, is
+  // read and dropped. Replies already waiting in the socket are read before anyone is failed,
+  // so a process slow to read (CPU-starved) does not fail commands Redis has answered.
   std::chrono::milliseconds command_timeout{2000};
+  // No reply at all for this long with commands written: the connection or the server is stuck;
+  // the connection is closed (failing what is pending) and re-opened. 0: 2 x command_timeout.
+  std::chrono::milliseconds dead_timeout{0};
   // At most this many commands are written and unanswered; the rest wait in the send queue, so
   // one slow reply does not put thousands of unrelated commands past their deadline.
   std::size_t max_in_flight = 1024;
@@ -140,6 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t replies = 0;
     std::uint64_t connects = 0;  // successful TCP connects
     std::uint64_t not_sent = 0;  // failed in the send queue after queue_timeout
+    std::uint64_t timed_out = 0;     // written, not answered within command_timeout
+    std::uint64_t late_replies = 0;  // replies to timed-out commands, dropped
     std::string last_error;      // why the last connection attempt or connection failed
   };
   Stats GetStats() const;
