@@ -131,6 +131,21 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     co_return Result<Reservation>{Outcome::kSoldOut, {}};
   }
   const auto prefix = keys::Prefix(product_id);
+  // While the command waits to be written (a burst fills the connection), a reply to another
+  // reserve may show the product sold out: then it is answered without going to Redis.
+  struct WantContext {
+    const SoldOutBoard* board;
+    std::int64_t product_id;
+    int quantity;
+  } want{options_.sold_out, product_id, quantity};
+  redis::StillWanted still_wanted;
+  if (options_.sold_out && idempotency_key.empty()) {
+    still_wanted = {[](const void* c) {
+                      const auto* w = static_cast<const WantContext*>(c);
+                      return !w->board->CannotReserve(w->product_id, w->quantity);
+                    },
+                    &want};
+  }
   for (int attempt = 0;; ++attempt) {
     auto rid = ids_.New(product_id, user);
     // Named vectors: GCC 12 cannot keep a braced list's array alive across co_await in a loop.
@@ -140,7 +155,17 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
                                   std::to_string(options_.default_hold_seconds), prefix,
                                   admission_ticket, idempotency_key};
     const auto sent = SoldOutBoard::Clock::now();
-    auto reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args);
+    redis::Value reply;
+    bool withdrawn = false;
+    try {
+      reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args, still_wanted);
+    } catch (const redis::Withdrawn&) {
+      withdrawn = true;
+    }
+    if (withdrawn) {
+      Registry::Get().Count(Event::kSoldOutFlagHit);
+      co_return Result<Reservation>{Outcome::kSoldOut, {}};
+    }
     const auto& tag = Tag(reply);
     if (tag == "OK") {
       if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, sent);

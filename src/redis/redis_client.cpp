@@ -171,6 +171,7 @@ struct Connection::Impl {
     Encoded command;
     Handler handler;
     Clock::time_point enqueued;
+    StillWanted still_wanted;
   };
 
   Impl(net::any_io_executor ex, Options opts)
@@ -348,10 +349,19 @@ struct Connection::Impl {
         const auto now = Clock::now();
         while (!queued_.empty() && pending_.size() < options_.max_in_flight) {
           Queued& q = queued_.front();
+          if (q.still_wanted && !q.still_wanted()) {
+            ++stats_.withdrawn;
+            Complete(std::move(q.handler),
+                     std::make_exception_ptr(Withdrawn("redis: withdrawn before it was written")),
+                     Value{}, executor_);
+            queued_.pop_front();
+            continue;
+          }
           writing_.append(q.command.data.get(), q.command.size);
           pending_.push_back(Pending{std::move(q.handler), now});
           queued_.pop_front();
         }
+        if (writing_.empty()) continue;  // every one was withdrawn
         auto [ec, n] = co_await net::async_write(socket_, net::buffer(writing_), kNoThrow);
         (void)n;
         if (state_ != State::kConnected) co_return;
@@ -426,7 +436,8 @@ struct Connection::Impl {
     }
   }
 
-  static net::awaitable<Value> Execute(std::shared_ptr<Impl> self, std::vector<std::string> args) {
+  static net::awaitable<Value> Execute(std::shared_ptr<Impl> self, std::vector<std::string> args,
+                                       StillWanted still_wanted = {}) {
     if (self->state_ != State::kConnected) throw NotSent("redis: not connected");
     if (self->pending_.size() + self->queued_.size() >= self->options_.max_pending) {
       throw NotSent("redis: too many pending commands");
@@ -434,15 +445,15 @@ struct Connection::Impl {
     Encoded cmd = Encode(args);
     Value reply = co_await net::async_initiate<decltype(net::use_awaitable),
                                                void(std::exception_ptr, Value)>(
-        [](Handler handler, Impl* impl, Encoded encoded) {
-          impl->Enqueue(std::move(handler), std::move(encoded));
+        [](Handler handler, Impl* impl, Encoded encoded, StillWanted wanted) {
+          impl->Enqueue(std::move(handler), std::move(encoded), wanted);
         },
-        net::use_awaitable, self.get(), std::move(cmd));
+        net::use_awaitable, self.get(), std::move(cmd), still_wanted);
     if (IsRefusal(reply)) throw NotSent("redis: " + reply.str);
     co_return reply;
   }
 
-  void Enqueue(Handler handler, Encoded cmd) {
+  void Enqueue(Handler handler, Encoded cmd, StillWanted still_wanted = {}) {
     // Execute checked this already and nothing runs in between today; this is the line that
     // must hold, so check again.
     if (state_ != State::kConnected) {
@@ -451,7 +462,7 @@ struct Connection::Impl {
       return;
     }
     const bool first = queued_.empty();
-    queued_.push_back(Queued{std::move(cmd), std::move(handler), Clock::now()});
+    queued_.push_back(Queued{std::move(cmd), std::move(handler), Clock::now(), still_wanted});
     ++stats_.commands;
     // The watchdog may sleep past this command's queue deadline: let it re-arm.
     if (first) watchdog_.cancel();
@@ -562,7 +573,8 @@ net::awaitable<Value> Connection::Command(std::vector<std::string> args) {
 }
 
 net::awaitable<Value> Connection::Eval(const Script& script, const std::vector<std::string>& keys,
-                                       const std::vector<std::string>& args) {
+                                       const std::vector<std::string>& args,
+                                       StillWanted still_wanted) {
   std::shared_ptr<Impl> impl = impl_;  // `this` may be gone by the time we resume
   auto evalsha = [&] {
     std::vector<std::string> cmd;
@@ -574,7 +586,7 @@ net::awaitable<Value> Connection::Eval(const Script& script, const std::vector<s
     cmd.insert(cmd.end(), args.begin(), args.end());
     return cmd;
   };
-  Value reply = co_await Impl::Execute(impl, evalsha());
+  Value reply = co_await Impl::Execute(impl, evalsha(), still_wanted);
   if (!reply.IsError() || !reply.str.starts_with("NOSCRIPT")) co_return reply;
   std::vector<std::string> load{"SCRIPT", "LOAD", script.source};
   Value loaded = co_await Impl::Execute(impl, std::move(load));

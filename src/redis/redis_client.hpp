@@ -40,6 +40,23 @@ class NotSent : public Unavailable {
   using Unavailable::Unavailable;
 };
 
+// The caller's StillWanted said no before the command was written: it did not run.
+class Withdrawn : public NotSent {
+ public:
+  using NotSent::NotSent;
+};
+
+// Asked once, just before a queued command is written: false withdraws it (Withdrawn). Lets a
+// caller whose answer became known while its command waited (a product seen sold out) skip the
+// round trip. A plain function and a context the caller keeps alive while it awaits: no
+// allocation on the hot path.
+struct StillWanted {
+  bool (*fn)(const void* context) = nullptr;
+  const void* context = nullptr;
+  explicit operator bool() const { return fn != nullptr; }
+  bool operator()() const { return fn(context); }
+};
+
 // A reply. Error replies are values (type kError, text in str), not exceptions.
 struct Value {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -135,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   // EVALSHA; on a NOSCRIPT error loads the script (SCRIPT LOAD) and retries once.
   net::awaitable<Value> Eval(const Script& script, const std::vector<std::string>& keys,
-                             const std::vector<std::string>& args);
+                             const std::vector<std::string>& args, StillWanted still_wanted = {});
 
   // Counters since construction, for tests and metrics. `writes` counts async_write calls, each
   // carrying every command queued since the previous one, so writes << commands under load.
@@ -147,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t not_sent = 0;  // failed in the send queue after queue_timeout
     std::uint64_t timed_out = 0;     // written, not answered within command_timeout
     std::uint64_t late_replies = 0;  // replies to timed-out commands, dropped
+    std::uint64_t withdrawn = 0;     // not written: StillWanted said no
     std::string last_error;      // why the last connection attempt or connection failed
   };
   Stats GetStats() const;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -473,6 +474,46 @@ TEST_F(RedisClientTest, SlowRepliesDoNotFailTheCommandsQueuedBehindThem) {
     co_await WaitUntil([&] { return finished == 5; }, 5s);
     EXPECT_EQ(ok, 5);
     EXPECT_EQ(c->GetStats().connects, connects) << c->GetStats().last_error;
+  });
+}
+
+// A queued command whose caller no longer wants it (StillWanted says no when the writer gets
+// to it) is not written and fails with Withdrawn; the others behind it run.
+TEST_F(RedisClientTest, AQueuedCommandNoLongerWantedIsWithdrawnUnwritten) {
+  Options o = options_;
+  o.max_in_flight = 1;
+  o.queue_timeout = 5s;
+  auto c = Open(o);
+  Run([&]() -> net::awaitable<void> {
+    co_await WaitConnected(*c);
+    auto ex = co_await net::this_coro::executor;
+    bool wanted = true;
+    redis::StillWanted ask{[](const void* w) { return *static_cast<const bool*>(w); }, &wanted};
+    int finished = 0;
+    net::co_spawn(ex, FailsUnavailable(*c, "BLPOP", Key("never"), "0.2"),
+                  [&](const std::exception_ptr&, bool) { ++finished; });
+    co_await WaitUntil([&] { return c->GetStats().writes > 0; });
+    bool withdrawn = false;
+    net::co_spawn(
+        ex,
+        [&]() -> net::awaitable<void> {
+          try {
+            co_await c->Eval(Script("return redis.call('SET', KEYS[1], 'v')"),
+                             redis::List(Key("unwanted")), {}, ask);
+          } catch (const Withdrawn&) {
+            withdrawn = true;
+          }
+          ++finished;
+        },
+        net::detached);
+    net::co_spawn(ex, FailsUnavailable(*c, "SET", Key("wanted"), "v"),
+                  [&](const std::exception_ptr&, bool) { ++finished; });
+    wanted = false;  // decided while both wait behind the BLPOP
+    co_await WaitUntil([&] { return finished == 3; }, 3s);
+    EXPECT_TRUE(withdrawn);
+    EXPECT_EQ(c->GetStats().withdrawn, 1u);
+    EXPECT_TRUE((co_await c->Command("GET", Key("unwanted"))).IsNil());
+    EXPECT_EQ((co_await c->Command("GET", Key("wanted"))).str, "v");
   });
 }
 
