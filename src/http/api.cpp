@@ -364,6 +364,9 @@ net::awaitable<Response> Api::Select(Request& req, int& route) {
     if (!ValidIdempotencyKey(idempotency_key)) {
       Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
     }
+    if (idempotency_key.empty() && purchase_.KnownSoldOut(product_id, quantity)) {
+      return Ready(FromOutcome(Outcome::kSoldOut));
+    }
     return Reserve(std::move(user), product_id, quantity, std::move(ticket),
                    std::move(idempotency_key));
   }

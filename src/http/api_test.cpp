@@ -28,7 +28,10 @@ class FakeService : public purchase::Service {
   std::string last_user;
   std::int64_t last_product = 0;
   int last_quantity = 0;
+  int reserves = 0;
+  bool known_sold_out = false;
 
+  bool KnownSoldOut(std::int64_t, int) override { return known_sold_out; }
   net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
                                                                   std::int64_t product_id,
                                                                   int quantity) override {
@@ -36,6 +39,7 @@ class FakeService : public purchase::Service {
     last_user = user;
     last_product = product_id;
     last_quantity = quantity;
+    ++reserves;
     co_return purchase::Result<purchase::Reservation>{
         next, {"7-" + std::string(32, 'a'), product_id, quantity, "held", 1000'000, 700'000}};
   }
@@ -90,6 +94,24 @@ TEST_F(ApiTest, ReserveTakesUserFromTokenNotBody) {
   EXPECT_EQ(b.at("expiresIn").as_int64(), 300);
   EXPECT_EQ(b.at("quantity").as_int64(), 2);
   EXPECT_EQ(r[bhttp::field::content_type], "application/json");
+}
+
+// A product the service knows is sold out is answered without starting the reserve; a retry
+// with an Idempotency-Key still reaches it (it must find its hold).
+TEST_F(ApiTest, KnownSoldOutIsAnsweredWithoutAReserve) {
+  fake_.known_sold_out = true;
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
+  EXPECT_EQ(r.result_int(), 409);
+  EXPECT_EQ(Code(r), "SOLD_OUT");
+  EXPECT_EQ(fake_.reserves, 0);
+  auto keyed = CallApi(api_, bhttp::verb::post, "/purchase/reserve", R"({"productId":7})",
+                       Buyer(), {{"Idempotency-Key", "retry-1"}});
+  EXPECT_EQ(keyed.result_int(), 201);
+  EXPECT_EQ(fake_.reserves, 1);
+  // Bad input is still refused first.
+  EXPECT_EQ(Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":0})", Buyer())
+                .result_int(),
+            400);
 }
 
 TEST_F(ApiTest, QuantityDefaultsToOne) {

@@ -34,7 +34,7 @@ struct ServerOptions {
   int max_connections = 100000;
   // Requests in progress (process-wide) beyond which a new one is answered 503 OVERLOADED at
   // once, instead of queueing work that would time out. 0: no bound.
-  int max_in_flight = 10000;
+  int max_in_flight = 20000;
   bool share_port = false;  // join other processes on the port instead of failing
   // Test-only fault: every request waits this long (on a timer) before it is handled.
   std::chrono::milliseconds fault_delay{0};

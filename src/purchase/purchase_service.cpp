@@ -121,6 +121,12 @@ net::awaitable<Result<Reservation>> PurchaseService::Reserve(std::string user,
   return ReserveWithAdmission(std::move(user), product_id, quantity, std::string(), std::string());
 }
 
+bool PurchaseService::KnownSoldOut(std::int64_t product_id, int quantity) {
+  if (!options_.sold_out || !options_.sold_out->CannotReserve(product_id, quantity)) return false;
+  Registry::Get().Count(Event::kSoldOutFlagHit);
+  return true;
+}
+
 net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
     std::string idempotency_key) {
@@ -154,7 +160,6 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::vector<std::string> args{user, std::to_string(quantity), rid,
                                   std::to_string(options_.default_hold_seconds), prefix,
                                   admission_ticket, idempotency_key};
-    const auto sent = SoldOutBoard::Clock::now();
     redis::Value reply;
     bool withdrawn = false;
     try {
@@ -168,7 +173,7 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     }
     const auto& tag = Tag(reply);
     if (tag == "OK") {
-      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, sent);
+      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, reply.written_at);
       Registry::Get().Count(Event::kHoldCreated);
       Reservation r{
           rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
@@ -187,7 +192,7 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
       co_return Result<Reservation>{Outcome::kProductNotFound, {}};
     }
     if (tag == "SOLD_OUT") {
-      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[1].integer, sent);
+      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[1].integer, reply.written_at);
       co_return Result<Reservation>{Outcome::kSoldOut, {}};
     }
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};

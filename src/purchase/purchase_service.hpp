@@ -39,6 +39,7 @@ class PurchaseService final : public Service {
                                                            std::int64_t product_id, int quantity,
                                                            std::string admission_ticket,
                                                            std::string idempotency_key) override;
+  bool KnownSoldOut(std::int64_t product_id, int quantity) override;
   net::awaitable<Result<std::vector<Reservation>>> ListReservations(
       std::string user, std::int64_t product_id) override;
   net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) override;

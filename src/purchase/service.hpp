@@ -132,6 +132,10 @@ class Service {
       std::string /*idempotency_key*/) {
     return Reserve(std::move(user), product_id, quantity);
   }
+  // True when a reserve of `quantity` units is known to be SOLD_OUT without asking Redis (see
+  // SoldOutBoard). Not a coroutine, so the hot route answers a stampede without a frame. The
+  // caller skips it for a reserve with an idempotency key (a retry must find its hold).
+  virtual bool KnownSoldOut(std::int64_t /*product_id*/, int /*quantity*/) { return false; }
   // The caller's live (held or confirming) holds of a product, oldest first.
   virtual net::awaitable<Result<std::vector<Reservation>>> ListReservations(
       std::string /*user*/, std::int64_t /*product_id*/) {

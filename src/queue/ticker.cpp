@@ -51,13 +51,12 @@ net::awaitable<TickStats> Ticker::TickOnce() {
     std::vector<std::string> keys{purchase::keys::Info(prefix)};
     std::vector<std::string> args{prefix, std::to_string(options_.poll_timeout.count()),
                                   std::to_string(options_.batch)};
-    const auto sent = purchase::SoldOutBoard::Clock::now();
     auto reply = co_await redis_.Eval(Scripts::Get().tick, keys, args);
     if (reply.IsError()) throw std::runtime_error("queue tick: " + reply.str);
     if (reply.elements.size() != 5) continue;  // NOT_FOUND: not in Redis (yet)
     const bool sold_out = reply.elements[1].integer == 1;
     sold_out_.Set(product_id, sold_out);
-    sold_out_.SeenAvailable(product_id, reply.elements[4].integer, sent);
+    sold_out_.SeenAvailable(product_id, reply.elements[4].integer, reply.written_at);
     total.sold_out += sold_out ? 1 : 0;
     const auto admitted = reply.elements[2].integer;
     const auto dropped = reply.elements[3].integer;

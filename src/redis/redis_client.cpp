@@ -317,6 +317,7 @@ struct Connection::Impl {
             continue;
           }
           Value value = FromReply(reply.get());
+          value.written_at = pending_.front().written;
           Handler handler = std::move(pending_.front().handler);
           pending_.pop_front();
           Complete(std::move(handler), nullptr, std::move(value), executor_);

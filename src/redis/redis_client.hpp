@@ -65,6 +65,9 @@ struct Value {
   long long integer = 0;
   std::string str;
   std::vector<Value> elements;
+  // A reply of Connection (top level only): when its command was written. What the reply
+  // says held at some moment after this.
+  std::chrono::steady_clock::time_point written_at{};
 
   [[nodiscard]] bool IsNil() const { return type == Type::kNil; }
   [[nodiscard]] bool IsError() const { return type == Type::kError; }
