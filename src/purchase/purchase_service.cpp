@@ -139,16 +139,19 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
   const auto prefix = keys::Prefix(product_id);
   // While the command waits to be written (a burst fills the connection), a reply to another
   // reserve may show the product sold out: then it is answered without going to Redis.
+  // Answering from a reply to a command written after this request arrived is as true as
+  // Redis's own answer would be.
   struct WantContext {
     const SoldOutBoard* board;
     std::int64_t product_id;
     int quantity;
-  } want{options_.sold_out, product_id, quantity};
+    SoldOutBoard::Clock::time_point arrived;
+  } want{options_.sold_out, product_id, quantity, SoldOutBoard::Clock::now()};
   redis::StillWanted still_wanted;
   if (options_.sold_out && idempotency_key.empty()) {
     still_wanted = {[](const void* c) {
                       const auto* w = static_cast<const WantContext*>(c);
-                      return !w->board->CannotReserve(w->product_id, w->quantity);
+                      return !w->board->SeenSoldOutSince(w->product_id, w->quantity, w->arrived);
                     },
                     &want};
   }

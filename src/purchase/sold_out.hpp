@@ -42,6 +42,19 @@ class SoldOutBoard {
     return CannotReserve(product_id, quantity, Clock::now());
   }
 
+  // True when a script that ran after `since` saw fewer than `quantity` units available: a
+  // request that arrived at `since` may be answered SOLD_OUT from it, whatever happened later,
+  // because that was the state at a moment between its arrival and now. Used for reserves
+  // still waiting to be written (redis::StillWanted), however long they waited.
+  bool SeenSoldOutSince(std::int64_t product_id, int quantity, Clock::time_point since) const {
+    if (count_.load(std::memory_order_acquire) == 0) return false;
+    std::shared_lock lock(mu_);
+    auto it = products_.find(product_id);
+    if (it == products_.end()) return false;
+    const Entry& e = it->second;
+    return e.seen >= since && e.seen >= e.returned && e.available < quantity;
+  }
+
   bool IsSoldOut(std::int64_t product_id) const {
     if (count_.load(std::memory_order_acquire) == 0) return false;
     std::shared_lock lock(mu_);
@@ -65,9 +78,9 @@ class SoldOutBoard {
       if (it != products_.end()) {
         const Entry& e = it->second;
         if (sent < e.returned) return;  // older than a return this process made
-        // Learned moments ago: spare the exclusive lock on the stampede's hot path.
-        if (e.available == available && e.seen >= e.returned && sent - e.seen < ttl_ / 4 &&
-            sent >= e.seen) {
+        // Learned a moment ago: spare the exclusive lock on the stampede's hot path.
+        if (e.available == available && e.seen >= e.returned &&
+            sent - e.seen < std::chrono::milliseconds(1) && sent >= e.seen) {
           return;
         }
       }

@@ -71,3 +71,27 @@ TEST(SoldOutBoard, AZeroTtlLearnsNothingFromReplies) {
 
 }  // namespace
 }  // namespace ticketing::purchase
+
+namespace ticketing::purchase {
+namespace {
+
+// A request waiting to be written may be answered from any reply to a command written after it
+// arrived, however old that reply is by now: that was the state at a moment since its arrival.
+TEST(SoldOutBoard, AWaitingRequestIsAnsweredOnlyFromWhatWasSeenAfterItArrived) {
+  using namespace std::chrono_literals;
+  SoldOutBoard board(100ms);
+  const auto arrived = SoldOutBoard::Clock::now();
+  board.SeenAvailable(1, 0, arrived - 1ms);  // written before it arrived: not enough
+  EXPECT_FALSE(board.SeenSoldOutSince(1, 1, arrived));
+  board.SeenAvailable(1, 0, arrived + 5ms);
+  EXPECT_TRUE(board.SeenSoldOutSince(1, 1, arrived));
+  EXPECT_FALSE(board.SeenSoldOutSince(1, 1, arrived + 6ms));  // a later arrival
+  EXPECT_FALSE(board.CannotReserve(1, 1, arrived + 1s));        // long past the ttl...
+  EXPECT_TRUE(board.SeenSoldOutSince(1, 1, arrived));           // ...still true for this one
+  board.SeenAvailable(1, 3, arrived + 10ms);                    // then units were seen
+  EXPECT_FALSE(board.SeenSoldOutSince(1, 1, arrived));
+  EXPECT_TRUE(board.SeenSoldOutSince(1, 4, arrived));
+}
+
+}  // namespace
+}  // namespace ticketing::purchase
