@@ -166,6 +166,7 @@ int Serve() {
   redis_options.port = cfg->redis_port;
   redis_options.command_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
   redis_options.max_in_flight = static_cast<std::size_t>(cfg->redis_max_in_flight);
+  redis_options.queue_timeout = std::chrono::milliseconds(cfg->redis_queue_timeout_ms);
 
   purchase::Options purchase_options;
   purchase_options.default_hold_seconds = cfg->hold_ttl_seconds;

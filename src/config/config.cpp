@@ -102,6 +102,8 @@ Config Load(const Lookup& lookup) {
   c.redis_timeout_ms = static_cast<int>(r.Int("REDIS_TIMEOUT_MS", c.redis_timeout_ms, 10, 600000));
   c.redis_max_in_flight =
       static_cast<int>(r.Int("REDIS_MAX_IN_FLIGHT", c.redis_max_in_flight, 1, 1000000));
+  c.redis_queue_timeout_ms = static_cast<int>(
+      r.Int("REDIS_QUEUE_TIMEOUT_MS", c.redis_queue_timeout_ms, 10, 600000));
 
   c.jwt_secret = r.Required("AUTH_JWT_SECRET", "a secret of at least 32 bytes");
   if (c.jwt_secret.size() < 32) {

@@ -34,6 +34,7 @@ struct Config {
   std::uint16_t redis_port = 6379;       // REDIS_PORT
   int redis_timeout_ms = 2000;           // REDIS_TIMEOUT_MS
   int redis_max_in_flight = 1024;        // REDIS_MAX_IN_FLIGHT
+  int redis_queue_timeout_ms = 10000;    // REDIS_QUEUE_TIMEOUT_MS (wait to be written)
   int http_max_in_flight = 20000;        // HTTP_MAX_IN_FLIGHT
 
   std::string jwt_secret;  // AUTH_JWT_SECRET (required, >= 32 bytes)
