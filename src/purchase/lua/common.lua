@@ -57,3 +57,31 @@ local function restore_held(prefix, rid, hkey)
   redis.call('INCRBY', prefix .. ':held', tonumber(h[2]))
   redis.call('ZADD', prefix .. ':exp', tonumber(h[1]), rid)
 end
+
+-- Rate limits (src/abuse/README.md): GCRA over Redis TIME, shared by every server. keys[k0+i]
+-- holds the theoretical arrival time (µs) of limit i; args[a0+2i], args[a0+2i+1] its emission
+-- interval and tolerance (µs; tolerance = interval x (burst - 1)). All n pass or none is
+-- counted: returns 0 having advanced every key, or the µs until all would pass (nothing
+-- written). A key lives only until its arrival time, so an idle buyer costs no memory.
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local function rate_limit(keys, k0, args, a0, n, now)
+  local wait = 0
+  local tats = {}
+  for i = 0, n - 1 do
+    local tat = tonumber(redis.call('GET', keys[k0 + i]) or '0') or 0
+    if tat < now then tat = now end
+    local w = tat - tonumber(args[a0 + 2 * i + 1]) - now
+    if w > wait then wait = w end
+    tats[i] = tat + tonumber(args[a0 + 2 * i])
+  end
+  if wait > 0 then return wait end
+  for i = 0, n - 1 do
+    redis.call('SET', keys[k0 + i], string.format('%d', tats[i]), 'PX',
+               math.max(1, math.ceil((tats[i] - now) / 1000)))
+  end
+  return 0
+end
