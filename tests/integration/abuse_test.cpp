@@ -100,6 +100,12 @@ TEST_F(Abuse, BuyerLimitHoldsAcrossTwoServersTakesNothingAndResets) {
   EXPECT_NE(raw.find("HTTP/1.1 429"), std::string::npos) << raw;
   EXPECT_NE(raw.find("Retry-After: 1\r\n"), std::string::npos) << raw;
 
+  // The limit's state expires with its window (Redis runs noeviction: nothing may live forever).
+  const auto pttl =
+      std::stoll(stores_.Redis({"PTTL", Stores::Prefix(product) + ":rl:reserve:b:bot"}));
+  EXPECT_GT(pttl, 0);
+  EXPECT_LE(pttl, 2000);
+
   // Another buyer is not affected.
   EXPECT_EQ(cb.Post("/purchase/reserve", ReserveBody(product), Token("honest")).status, 201);
 

@@ -13,15 +13,16 @@
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
 --    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
 --    | {'RATE_LIMITED', retryAfterMs}
+local now_u = now_us()  -- one TIME call for the limits and the hold
+local now = math.floor(now_u / 1000)
 local nlimits = tonumber(ARGV[8] or '0') or 0
 if nlimits > 0 then
-  local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_us())
+  local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_u)
   if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
 end
 local qty = tonumber(ARGV[2])
 local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
 if not info[1] then return {'NOT_FOUND'} end
-local now = now_ms()
 local ikey = nil
 if ARGV[7] and ARGV[7] ~= '' then
   -- A retry (the first answer was lost to a timeout) finds the hold the first attempt made.
