@@ -24,11 +24,20 @@ Response RateLimited(std::int64_t retry_after_ms) {
 
 bool Serves(Listener listener, std::string_view target) {
   if (listener == Listener::kAll) return true;
+  // The first path segment as the router sees it (Api splits on '/' and skips empty segments,
+  // so "//admin/x" and "admin/x" are admin routes too).
   std::string_view path = target.substr(0, target.find('?'));
-  while (path.starts_with("//")) path.remove_prefix(1);
-  const bool admin = path == "/admin" || path.starts_with("/admin/");
+  const auto from = path.find_first_not_of('/');
+  const std::string_view first = from == std::string_view::npos
+                                     ? std::string_view()
+                                     : path.substr(from, path.find('/', from) - from);
+  const bool admin = first == "admin";
   if (listener == Listener::kPublic) return !admin;
-  return admin || path == "/health" || path == "/ready" || path == "/metrics";
+  if (admin) return true;
+  const bool one_segment =
+      from != std::string_view::npos &&
+      path.find_first_not_of('/', from + first.size()) == std::string_view::npos;
+  return one_segment && (first == "health" || first == "ready" || first == "metrics");
 }
 
 net::awaitable<Response> NotServed(std::string path) {

@@ -41,6 +41,40 @@ std::string RawPost(std::uint16_t port, const std::string& target, const std::st
                std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
+// `n` reserves of `product` by one buyer at once (each on its own connection), alternating over
+// `ports`; returns how many were answered 201 and 429, and how long the burst took (s).
+struct Burst {
+  int ok = 0, limited = 0, other = 0;
+  double seconds = 0;
+};
+Burst ReserveBurst(const std::vector<std::uint16_t>& ports, std::int64_t product,
+                   const std::string& token, int n) {
+  std::vector<std::vector<Call>> calls(ports.size());
+  for (int i = 0; i < n; ++i) {
+    calls[i % ports.size()].push_back({"POST", "/purchase/reserve", ReserveBody(product), token});
+  }
+  Burst b;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Reply>> replies(ports.size());
+  for (std::size_t p = 0; p < ports.size(); ++p) {
+    threads.emplace_back([&, p] { replies[p] = Concurrent(ports[p], calls[p]); });
+  }
+  for (auto& t : threads) t.join();
+  b.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const auto& rs : replies) {
+    for (const auto& r : rs) {
+      if (r.status == 201)
+        ++b.ok;
+      else if (r.status == 429 && r.ErrorCode() == "RATE_LIMITED")
+        ++b.limited;
+      else
+        ++b.other;
+    }
+  }
+  return b;
+}
+
 // A counter of /metrics (-1 if absent).
 long long Metric(std::uint16_t port, const std::string& series) {
   HttpClient c(port);
@@ -73,23 +107,17 @@ TEST_F(Abuse, BuyerLimitHoldsAcrossTwoServersTakesNothingAndResets) {
   a.Start();
   b.Start();
   const auto product = CreateProduct(a.port(), 100, 100);
-  HttpClient ca(a.port()), cb(b.port());
+  HttpClient cb(b.port());
   const std::string bot = Token("bot");
 
-  // Ten reserves in a burst, alternating servers: the shared bucket lets four through (a fifth
-  // at most, if the burst took longer than half a second).
-  int ok = 0, limited = 0;
-  for (int i = 0; i < 10; ++i) {
-    auto r = (i % 2 ? cb : ca).Post("/purchase/reserve", ReserveBody(product), bot);
-    if (r.status == 201) ++ok;
-    if (r.status == 429) {
-      ++limited;
-      EXPECT_EQ(r.ErrorCode(), "RATE_LIMITED") << r.body;
-    }
-  }
+  // Ten reserves at once, half to each server: the shared bucket lets four through (plus one
+  // per 500 ms the burst took, on a slow machine).
+  const auto burst = ReserveBurst({a.port(), b.port()}, product, bot, 10);
+  const int ok = burst.ok;
   EXPECT_GE(ok, 4);
-  EXPECT_LE(ok, 5);
-  EXPECT_EQ(ok + limited, 10);
+  EXPECT_LE(ok, 4 + static_cast<int>(burst.seconds * 2) + 1) << burst.seconds << " s";
+  EXPECT_EQ(burst.other, 0);
+  EXPECT_EQ(ok + burst.limited, 10);
   // Limited reserves took nothing: no units, no holds.
   EXPECT_EQ(stores_.Available(product), 100 - ok);
   EXPECT_EQ(stores_.HeldUnits(product, true), ok);
@@ -116,14 +144,13 @@ TEST_F(Abuse, BuyerLimitHoldsAcrossTwoServersTakesNothingAndResets) {
               0);
   }
 
-  // The window passes (burst x interval = 2 s): a full burst again.
+  // The window passes (burst x interval = 2 s): a full burst again, and no more.
   std::this_thread::sleep_for(milliseconds(2100));
-  int again = 0;
-  for (int i = 0; i < 4; ++i) {
-    again += (i % 2 ? cb : ca).Post("/purchase/reserve", ReserveBody(product), bot).status == 201;
-  }
-  EXPECT_EQ(again, 4);
-  EXPECT_EQ(ca.Post("/purchase/reserve", ReserveBody(product), bot).status, 429);
+  const auto again = ReserveBurst({a.port(), b.port()}, product, bot, 8);
+  EXPECT_GE(again.ok, 4);
+  EXPECT_LE(again.ok, 4 + static_cast<int>(again.seconds * 2) + 1) << again.seconds << " s";
+  EXPECT_GT(again.limited, 0);
+  EXPECT_EQ(stores_.Available(product), 100 - ok - 1 - again.ok);
   stores_.ExpectInvariants(product);
 }
 
@@ -159,16 +186,15 @@ TEST_F(Abuse, DefaultsLeaveHonestBuyersAlone) {
   }
   EXPECT_EQ(ok, 50);
   // But a script hammering one product is stopped (5/s, burst 10).
-  int limited = 0;
-  for (int i = 0; i < 20; ++i) {
-    limited += c.Post("/purchase/reserve", ReserveBody(product), Token("script")).status == 429;
-  }
-  EXPECT_GE(limited, 8);
+  const auto script = ReserveBurst({s.port()}, product, Token("script"), 30);
+  EXPECT_GE(script.ok, 10);
+  EXPECT_LE(script.ok, 10 + static_cast<int>(script.seconds * 5) + 1) << script.seconds << " s";
+  EXPECT_GT(script.limited, 0);
 }
 
 TEST_F(Abuse, AddressLimitBelievesForwardedForOnlyFromTrustedProxies) {
   const std::map<std::string, std::string> by_address{{"RATE_LIMIT_RESERVE_BUYER", "off"},
-                                                      {"RATE_LIMIT_RESERVE_ADDRESS", "1/s:3"}};
+                                                      {"RATE_LIMIT_RESERVE_ADDRESS", "1/m:3"}};
   auto behind_proxy = by_address;
   behind_proxy["TRUSTED_PROXIES"] = "10.9.0.0/16, 127.0.0.1";
   ServerProcess trusting(SharedServices(), behind_proxy);
@@ -202,8 +228,9 @@ TEST_F(Abuse, AddressLimitBelievesForwardedForOnlyFromTrustedProxies) {
 }
 
 TEST_F(Abuse, ConfirmAndJoinAreLimitedPerBuyer) {
+  // One a minute, two at once: no slow machine lets a third through.
   ServerProcess s(SharedServices(),
-                  {{"RATE_LIMIT_CONFIRM_BUYER", "1/s:2"}, {"RATE_LIMIT_JOIN_BUYER", "1/s:2"}});
+                  {{"RATE_LIMIT_CONFIRM_BUYER", "1/m:2"}, {"RATE_LIMIT_JOIN_BUYER", "1/m:2"}});
   s.Start();
   HttpClient c(s.port());
   const auto product = CreateProduct(s.port(), 10, 1);
@@ -229,8 +256,6 @@ TEST_F(Abuse, ConfirmAndJoinAreLimitedPerBuyer) {
   EXPECT_EQ(c.Post(join, "", Token("joiner")).status, 200);
   EXPECT_EQ(c.Post(join, "", Token("joiner")).ErrorCode(), "RATE_LIMITED");
   EXPECT_EQ(c.Post(join, "", Token("other")).status, 200);
-  std::this_thread::sleep_for(milliseconds(1100));
-  EXPECT_EQ(c.Post(join, "", Token("joiner")).status, 200);
 }
 
 class ProofOfWork : public Abuse {
@@ -249,7 +274,7 @@ class ProofOfWork : public Abuse {
 };
 
 TEST_F(ProofOfWork, AcceptedWrongStaleAndReplayed) {
-  ServerProcess s(SharedServices(), {{"POW_CHALLENGE_SECONDS", "2"}});
+  ServerProcess s(SharedServices(), {{"POW_CHALLENGE_SECONDS", "5"}});
   ServerProcess other(SharedServices());
   s.Start();
   other.Start();
@@ -282,13 +307,14 @@ TEST_F(ProofOfWork, AcceptedWrongStaleAndReplayed) {
   EXPECT_EQ(replay.ErrorCode(), "POW_REPLAYED");
   EXPECT_NE(Challenge(replay), challenge);
   EXPECT_EQ(Join(c, product, "solver", challenge, nonce).ErrorCode(), "POW_REPLAYED");
-  EXPECT_EQ(stores_.Redis({"ZCARD", Stores::Prefix(product) + ":q:line"}), "1");
+  // One ticket was made (admitted since, perhaps: the line is open).
+  EXPECT_EQ(stores_.Redis({"GET", Stores::Prefix(product) + ":q:seq"}), "1");
 
-  // Stale: solved, but presented after the 2 s lifetime (by Redis time).
+  // Stale: solved, but presented after the 5 s lifetime (by Redis time).
   auto fresh = Join(c, product, "late");
   const std::string late = Challenge(fresh);
   const std::string late_nonce = abuse::SolvePow(late, kDifficulty);
-  std::this_thread::sleep_for(milliseconds(2200));
+  std::this_thread::sleep_for(milliseconds(5200));
   auto stale = Join(c, product, "late", late, late_nonce);
   EXPECT_EQ(stale.status, 428);
   EXPECT_EQ(stale.ErrorCode(), "POW_EXPIRED");
@@ -336,6 +362,11 @@ TEST_F(Abuse, AdminListenSeparatesTheAdminRoutes) {
   EXPECT_EQ(refused.status, 404) << refused.body;
   EXPECT_EQ(refused.ErrorCode(), "NOT_FOUND");
   EXPECT_EQ(pub.Post("/admin/products", body, "").status, 404);  // nothing to learn without a token
+  // Spellings the router reads as the same route are refused too.
+  for (const char* target : {"//admin/products", "admin/products", "/admin//products?x=1"}) {
+    const std::string raw = RawPost(s.port(), target, body, Token("ops", true));
+    EXPECT_NE(raw.find("HTTP/1.1 404"), std::string::npos) << target << "\n" << raw;
+  }
   auto created = admin.Post("/admin/products", body, Token("ops", true));
   ASSERT_EQ(created.status, 201) << created.body;
   const auto product = created.json.at("id").as_int64();
