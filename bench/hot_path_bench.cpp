@@ -1,7 +1,9 @@
 // Micro-benchmarks of the server's in-process hot path for one reserve: HTTP parse, JWT verify,
 // JSON response build and serialization, and the whole Api::Handle with an in-memory purchase
 // service (no Redis), so the figures show what one request costs before any I/O.
+#include "abuse/guard.hpp"
 #include "auth/jwt.hpp"
+#include "config/config.hpp"
 #include "http/api.hpp"
 #include "http/response.hpp"
 #include "purchase/service.hpp"
@@ -155,12 +157,20 @@ std::string RawHealth() { return "GET /health HTTP/1.1\r\nHost: 127.0.0.1:3000\r
 
 // Parse + route + JWT verify + body parse + (instant) domain call + JSON response + wire bytes.
 // Every iteration presents the same token, as one buyer's keep-alive connection does.
-void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = RawReserve()) {
+// `limited`: with the default per-buyer rate limits (the checks are built and handed to the
+// service, which here ignores them: their Redis side is bench/reserve_script_bench).
+void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = RawReserve(),
+            bool limited = false) {
   InstantService service;
   service.sold_out = sold_out;
   auth::JwtCodec jwt(kSecret);
-  http::Api api(service, jwt, [] { return Now(); });
   net::io_context ioc;
+  redis::Connection redis(ioc.get_executor(), redis::Options{});  // never started
+  config::Config defaults;
+  const auto options = abuse::Options::From(defaults);
+  abuse::PowCodec pow(kSecret);
+  abuse::Guard guard(redis, options, pow);
+  http::Api api(service, jwt, [] { return Now(); }, nullptr, limited ? &guard : nullptr);
   for (auto _ : state) {
     net::co_spawn(
         ioc,
@@ -176,14 +186,19 @@ void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = Raw
   }
 }
 void BM_ApiReserveHold(benchmark::State& state) { RunApi(state, false); }
+void BM_ApiReserveHoldLimited(benchmark::State& state) {
+  RunApi(state, false, RawReserve(), true);
+}
 void BM_ApiReserveSoldOut(benchmark::State& state) { RunApi(state, true); }
 void BM_ApiHealth(benchmark::State& state) { RunApi(state, false, RawHealth()); }
 BENCHMARK(BM_ApiReserveHold);
+BENCHMARK(BM_ApiReserveHoldLimited);
 BENCHMARK(BM_ApiReserveSoldOut);
 BENCHMARK(BM_ApiHealth);
 // Fixed iteration counts, for instruction counts under callgrind (run with
 // --benchmark_filter=Fixed; instructions per request = Ir of RunApi / 10000).
 BENCHMARK(BM_ApiReserveHold)->Name("Fixed/ApiReserveHold")->Iterations(10000);
+BENCHMARK(BM_ApiReserveHoldLimited)->Name("Fixed/ApiReserveHoldLimited")->Iterations(10000);
 BENCHMARK(BM_ApiReserveSoldOut)->Name("Fixed/ApiReserveSoldOut")->Iterations(10000);
 BENCHMARK(BM_ApiHealth)->Name("Fixed/ApiHealth")->Iterations(10000);
 

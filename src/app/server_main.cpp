@@ -1,9 +1,12 @@
 #include "app/server_main.hpp"
 
+#include "abuse/guard.hpp"
+#include "abuse/pow.hpp"
 #include "auth/jwt.hpp"
 #include "config/config.hpp"
 #include "db/db.hpp"
 #include "http/api.hpp"
+#include "http/api_abuse.hpp"
 #include "http/server.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -115,6 +118,7 @@ struct Shard {
   std::shared_ptr<redis::Connection> redis;
   std::unique_ptr<purchase::PurchaseService> purchase;
   std::unique_ptr<queue::QueueService> queue;
+  std::unique_ptr<abuse::Guard> guard;
   std::unique_ptr<http::Api> api;
 };
 
@@ -158,6 +162,8 @@ int Serve() {
                                             [&pool] { return static_cast<double>(pool.waiting()); });
   auth::JwtCodec jwt(cfg->jwt_secret);
   queue::AdmissionCodec admission(cfg->jwt_secret);
+  abuse::PowCodec pow(cfg->jwt_secret);
+  const abuse::Options abuse_options = abuse::Options::From(*cfg);
   // Shared by the shards: learned from the scripts' replies, refreshed by the queue ticker.
   purchase::SoldOutBoard sold_out{std::chrono::milliseconds(cfg->sold_out_cache_ms)};
 
@@ -190,7 +196,9 @@ int Serve() {
     s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, order_writer,
                                                              purchase_options);
     s->queue = std::make_unique<queue::QueueService>(*s->redis, admission, queue_options);
-    s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get());
+    s->guard = std::make_unique<abuse::Guard>(*s->redis, abuse_options, pow);
+    s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get(),
+                                         s->guard.get());
     contexts.push_back(&s->ctx);
     shards.push_back(std::move(s));
   }
@@ -205,16 +213,46 @@ int Serve() {
   server_options.max_in_flight = cfg->http_max_in_flight;
   server_options.share_port = cfg->share_port;
   server_options.fault_delay = std::chrono::milliseconds(cfg->fault_delay_ms);
-  http::Server server(contexts, server_options, [&shards](std::size_t i) -> http::Handler {
-    http::Api* api = shards[i]->api.get();
-    return [api](http::Request& req) { return api->Handle(req); };
-  });
+  // With ADMIN_LISTEN the admin routes get a listener of their own (and the public one answers
+  // 404 for them), so they need not be reachable from the internet at all.
+  const bool split = cfg->admin_port != 0;
+  auto handlers = [&shards](http::Listener listener) {
+    return [&shards, listener](std::size_t i) -> http::Handler {
+      http::Api* api = shards[i]->api.get();
+      return [api, listener](http::Request& req, const net::ip::address& peer) {
+        if (!http::Serves(listener, req.target())) {
+          std::string_view t = req.target();
+          return http::NotServed(std::string(t.substr(0, t.find('?'))));
+        }
+        return api->Handle(req, peer);
+      };
+    };
+  };
+  http::Server server(contexts, server_options,
+                      handlers(split ? http::Listener::kPublic : http::Listener::kAll));
+  std::unique_ptr<http::Server> admin_server;
+  if (split) {
+    auto admin_options = server_options;
+    admin_options.address = cfg->admin_address;
+    admin_options.port = cfg->admin_port;
+    admin_server = std::make_unique<http::Server>(contexts, admin_options,
+                                                  handlers(http::Listener::kAdmin));
+  }
   try {
     server.Start();
   } catch (const std::exception& e) {
     std::cerr << "ticketing: cannot listen on " << cfg->bind_address << ":" << cfg->port << ": "
               << e.what() << "\n";
     return 1;
+  }
+  if (admin_server) {
+    try {
+      admin_server->Start();
+    } catch (const std::exception& e) {
+      std::cerr << "ticketing: cannot listen on ADMIN_LISTEN " << cfg->admin_address << ":"
+                << cfg->admin_port << ": " << e.what() << "\n";
+      return 1;
+    }
   }
 
   // Shard 0 rebuilds Redis from the database at start and whenever Redis lost data, and runs
@@ -248,12 +286,16 @@ int Serve() {
     if (ec) return;
     log::Info("shutdown", {{"signal", sig}, {"in_flight", server.InFlight()}});
     server.Stop();
+    if (admin_server) admin_server->Stop();
     sweeper.Stop();
     ticker.Stop();
     redis_watch.Stop();
     std::thread([&] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (server.InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      auto in_flight = [&] {
+        return server.InFlight() + (admin_server ? admin_server->InFlight() : 0);
+      };
+      while (in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       for (auto& s : shards) s->ctx.stop();
@@ -263,6 +305,7 @@ int Serve() {
   log::Info("listening", {{"address", cfg->bind_address},
                           {"port", server.port()},
                           {"threads", threads},
+                          {"adminPort", admin_server ? admin_server->port() : 0},
                           {"dbPool", cfg->db_pool_size}});
   std::vector<std::thread> runners;
   for (int i = 1; i < threads; ++i) runners.emplace_back([&, i] { shards[i]->ctx.run(); });

@@ -1,5 +1,9 @@
 #include "config/config.hpp"
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -54,7 +58,52 @@ class Reader {
   const Lookup& lookup_;
 };
 
+// An address or CIDR block ("10.0.0.0/8", "::1").
+bool ValidProxy(const std::string& s) {
+  boost::system::error_code ec;
+  if (s.find('/') == std::string::npos) {
+    boost::asio::ip::make_address(s, ec);
+    return !ec;
+  }
+  boost::asio::ip::make_network_v4(s, ec);
+  if (!ec) return true;
+  ec.clear();
+  boost::asio::ip::make_network_v6(s, ec);
+  return !ec;
+}
+
 }  // namespace
+
+RateLimit ParseRateLimit(std::string_view name, std::string_view text) {
+  auto fail = [&]() -> RateLimit {
+    throw ConfigError(std::string(name) +
+                      ": expected RATE/s[:BURST], RATE/m[:BURST] or off, got '" +
+                      std::string(text) + "'");
+  };
+  if (text == "off" || text == "0") return {};
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash + 1 >= text.size()) return fail();
+  auto number = [](std::string_view s, long long max) -> long long {
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > max) return -1;
+    return v;
+  };
+  const long long rate = number(text.substr(0, slash), 1'000'000);
+  const char unit = text[slash + 1];
+  std::string_view rest = text.substr(slash + 2);
+  long long burst = 0;
+  if (!rest.empty()) {
+    if (rest[0] != ':') return fail();
+    burst = number(rest.substr(1), 1'000'000);
+    if (burst < 0) return fail();
+  }
+  if (rate < 0 || (unit != 's' && unit != 'm')) return fail();
+  RateLimit r;
+  r.per_second = unit == 's' ? static_cast<double>(rate) : static_cast<double>(rate) / 60.0;
+  r.burst = static_cast<int>(burst > 0 ? burst : rate);
+  return r;
+}
 
 std::map<std::string, std::string> ParseDotEnv(std::string_view text) {
   std::map<std::string, std::string> out;
@@ -144,6 +193,55 @@ Config Load(const Lookup& lookup) {
   c.share_port = r.Int("HTTP_SHARE_PORT", 0, 0, 1) == 1;
   c.http_max_in_flight =
       static_cast<int>(r.Int("HTTP_MAX_IN_FLIGHT", c.http_max_in_flight, 0, 10000000));
+
+  auto limit = [&](const char* name, RateLimit def) {
+    auto v = r.Raw(name);
+    return v ? ParseRateLimit(name, *v) : def;
+  };
+  c.reserve_buyer = limit("RATE_LIMIT_RESERVE_BUYER", c.reserve_buyer);
+  c.confirm_buyer = limit("RATE_LIMIT_CONFIRM_BUYER", c.confirm_buyer);
+  c.join_buyer = limit("RATE_LIMIT_JOIN_BUYER", c.join_buyer);
+  c.reserve_address = limit("RATE_LIMIT_RESERVE_ADDRESS", c.reserve_address);
+  c.confirm_address = limit("RATE_LIMIT_CONFIRM_ADDRESS", c.confirm_address);
+  c.join_address = limit("RATE_LIMIT_JOIN_ADDRESS", c.join_address);
+  if (auto v = r.Raw("TRUSTED_PROXIES")) {
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string item = Trim(rest.substr(0, comma));
+      if (!item.empty()) {
+        if (!ValidProxy(item)) {
+          throw ConfigError("TRUSTED_PROXIES: expected comma-separated addresses or CIDR blocks, "
+                            "got '" + item + "'");
+        }
+        c.trusted_proxies.push_back(item);
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  c.pow_challenge_seconds =
+      static_cast<int>(r.Int("POW_CHALLENGE_SECONDS", c.pow_challenge_seconds, 1, 3600));
+  if (auto v = r.Raw("ADMIN_LISTEN")) {
+    // host:port, or [v6]:port
+    const auto colon = v->rfind(':');
+    std::string host = colon == std::string::npos ? "" : v->substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    long long port = 0;
+    const std::string port_text = colon == std::string::npos ? "" : v->substr(colon + 1);
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    boost::system::error_code bad;
+    boost::asio::ip::make_address(host, bad);
+    if (host.empty() || bad || port_text.empty() || ec != std::errc() ||
+        p != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+      throw ConfigError("ADMIN_LISTEN: expected ADDRESS:PORT (e.g. 127.0.0.1:9000), got '" + *v +
+                        "'");
+    }
+    c.admin_address = host;
+    c.admin_port = static_cast<std::uint16_t>(port);
+  }
 
   c.log_level = r.String("LOG_LEVEL", c.log_level);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -8,12 +8,21 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketing::config {
 
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A GCRA rate limit: `per_second` on average, `burst` at once. Written "RATE/s:BURST" or
+// "RATE/m:BURST" (burst optional: the rate per period, at least 1), or "off".
+struct RateLimit {
+  double per_second = 0;
+  int burst = 0;
+  bool on() const { return per_second > 0; }
 };
 
 struct Config {
@@ -58,6 +67,23 @@ struct Config {
   // port is an error.
   bool share_port = false;
 
+  // Abuse defences (see README "Security"). Per buyer (per product) on by default, at rates no
+  // honest buyer reaches; per client address off by default (carrier NAT puts many buyers
+  // behind one address). Admins are exempt.
+  RateLimit reserve_buyer{5, 10};    // RATE_LIMIT_RESERVE_BUYER
+  RateLimit confirm_buyer{10, 30};   // RATE_LIMIT_CONFIRM_BUYER
+  RateLimit join_buyer{5, 20};       // RATE_LIMIT_JOIN_BUYER
+  RateLimit reserve_address;         // RATE_LIMIT_RESERVE_ADDRESS (off)
+  RateLimit confirm_address;         // RATE_LIMIT_CONFIRM_ADDRESS (off)
+  RateLimit join_address;            // RATE_LIMIT_JOIN_ADDRESS (off)
+  // TRUSTED_PROXIES: comma-separated addresses or CIDR blocks whose X-Forwarded-For is
+  // believed; from any other peer the TCP peer address is the client's.
+  std::vector<std::string> trusted_proxies;
+  int pow_challenge_seconds = 120;  // POW_CHALLENGE_SECONDS: how long a join challenge is good
+  // ADMIN_LISTEN=host:port: /admin/... served there only (the public listener answers 404).
+  std::string admin_address;     // empty: admin routes on the public listener
+  std::uint16_t admin_port = 0;
+
   std::string log_level = "info";  // LOG_LEVEL: trace|debug|info|warn|error|off
   std::string fault;               // TICKETING_FAULT: test-only crash/stall points
   int fault_delay_ms = 0;          // from TICKETING_FAULT=delay_all_requests:MS
@@ -68,6 +94,9 @@ using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
 // Parses `KEY=VALUE` lines (blank lines and `#` comments ignored, optional `export `, optional
 // single or double quotes around the value). Throws ConfigError on a malformed line.
 std::map<std::string, std::string> ParseDotEnv(std::string_view text);
+
+// Parses a RateLimit ("5/s:10", "300/m", "off"); throws ConfigError naming `name`.
+RateLimit ParseRateLimit(std::string_view name, std::string_view text);
 
 // Validates and returns the configuration. Throws ConfigError("NAME: expected ...").
 Config Load(const Lookup& lookup);

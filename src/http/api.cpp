@@ -1,10 +1,12 @@
 #include "http/api.hpp"
 
 #include "common/errors.hpp"
+#include "http/api_abuse.hpp"
 #include "http/response.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "common/iso_time.hpp"
+#include "purchase/keys.hpp"
 
 #include <boost/json.hpp>
 
@@ -69,6 +71,12 @@ Response FromOutcome(Outcome o) {
     case Outcome::kIdempotencyConflict:
       return Error(409, "IDEMPOTENCY_CONFLICT",
                    "this Idempotency-Key was used for a reserve of another quantity");
+    case Outcome::kRateLimited:
+      return RateLimited(1000);
+    case Outcome::kPowRequired:
+    case Outcome::kPowExpired:
+    case Outcome::kPowReplayed:
+      return Error(428, "POW_REQUIRED", "solve the proof of work of a fresh join challenge");
     case Outcome::kQueueFull: {
       auto res = Error(503, "QUEUE_FULL", "the line is full; try again later");
       res.set(bhttp::field::retry_after, "5");
@@ -201,7 +209,8 @@ json::object ProductJson(const purchase::Product& p) {
     o["queue"] = {{"enabled", p.queue->enabled},
                   {"admitPerSecond", p.queue->admit_per_second},
                   {"maxActive", p.queue->max_active},
-                  {"admissionTtlSeconds", p.queue->admission_ttl_seconds}};
+                  {"admissionTtlSeconds", p.queue->admission_ttl_seconds},
+                  {"powDifficulty", p.queue->pow_difficulty}};
   }
   return o;
 }
@@ -226,7 +235,7 @@ purchase::ProductChanges QueueField(const json::object& o) {
   const auto& q = v->as_object();
   for (const auto& [key, _] : q) {
     if (key != "enabled" && key != "admitPerSecond" && key != "maxActive" &&
-        key != "admissionTtlSeconds") {
+        key != "admissionTtlSeconds" && key != "powDifficulty") {
       Invalid("queue." + std::string(key) + " is not a setting");
     }
   }
@@ -241,11 +250,15 @@ purchase::ProductChanges QueueField(const json::object& o) {
   c.admit_per_second = opt_int("admitPerSecond", 100'000);
   c.max_active = opt_int("maxActive", 10'000'000);
   c.admission_ttl_seconds = opt_int("admissionTtlSeconds", 3600);
+  if (q.contains("powDifficulty")) {
+    c.pow_difficulty = static_cast<int>(IntField(q, "powDifficulty", 0, abuse::kMaxPowDifficulty));
+  }
   return c;
 }
 
 bool HasQueueChange(const purchase::ProductChanges& c) {
-  return c.queue_enabled || c.admit_per_second || c.max_active || c.admission_ttl_seconds;
+  return c.queue_enabled || c.admit_per_second || c.max_active || c.admission_ttl_seconds ||
+         c.pow_difficulty;
 }
 
 // The value of `name` in the target's query string ("" if absent). No percent-decoding: the
@@ -318,9 +331,10 @@ json::object OrderJson(const purchase::Order& o) {
 }  // namespace
 
 Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
-         std::function<std::int64_t()> now_seconds, queue::Service* queue)
+         std::function<std::int64_t()> now_seconds, queue::Service* queue, abuse::Guard* guard)
     : purchase_(purchase),
       queue_(queue),
+      guard_(guard),
       jwt_(jwt),
       tokens_(jwt_),
       now_seconds_(std::move(now_seconds)) {}
@@ -337,13 +351,14 @@ const auth::Identity& Api::Identify(const Request& req, bool admin) {
   return *who;
 }
 
-net::awaitable<Response> Api::Select(Request& req, int& route) {
+net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::address& peer) {
   std::string_view target = req.target();
   const Segments seg(target.substr(0, target.find('?')));
   if (seg.size() == 2 && seg[0] == "purchase" && seg[1] == "reserve") {
     route = static_cast<int>(Route::kReserve);
     Only(req.method(), bhttp::verb::post, "POST");
-    std::string user = Identify(req, false).user;
+    const auth::Identity& who = Identify(req, false);
+    std::string user = who.user;
     unsigned char arena[1024];  // the body's tree, freed with this frame (Select is no coroutine)
     json::monotonic_resource body_memory(arena, sizeof arena);
     const auto body = ParseBody(req, &body_memory);
@@ -367,8 +382,10 @@ net::awaitable<Response> Api::Select(Request& req, int& route) {
     if (idempotency_key.empty() && purchase_.KnownSoldOut(product_id, quantity)) {
       return Ready(FromOutcome(Outcome::kSoldOut));
     }
+    // Rate limits ride in the reserve script itself: no extra round trip.
+    auto limits = Limits(abuse::Action::kReserve, who, product_id, req, peer);
     return Reserve(std::move(user), product_id, quantity, std::move(ticket),
-                   std::move(idempotency_key));
+                   std::move(idempotency_key), std::move(limits));
   }
   if (seg.size() == 1 && seg[0] == "health") {
     route = static_cast<int>(Route::kHealth);
@@ -378,25 +395,27 @@ net::awaitable<Response> Api::Select(Request& req, int& route) {
     res.body() = R"({"status":"ok"})";
     return Ready(std::move(res));
   }
-  return Dispatch(req, route);
+  return Dispatch(req, route, peer);
 }
 
 net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id, int quantity,
-                                      std::string ticket, std::string idempotency_key) {
-  auto r = co_await purchase_.ReserveWithAdmission(std::move(user), product_id, quantity,
-                                                   std::move(ticket),
-                                                   std::move(idempotency_key));
+                                      std::string ticket, std::string idempotency_key,
+                                      purchase::RateChecks limits) {
+  auto r = co_await purchase_.ReserveLimited(std::move(user), product_id, quantity,
+                                             std::move(ticket), std::move(idempotency_key),
+                                             std::move(limits));
+  if (r.outcome == Outcome::kRateLimited) co_return RateLimited(r.value.retry_after_ms);
   if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
   co_return ReservationCreated(r.value);
 }
 
-net::awaitable<Response> Api::Handle(Request& req) {
+net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
   const auto start = std::chrono::steady_clock::now();
   int route = static_cast<int>(Route::kOther);
   Response res;
   std::exception_ptr failure;
   try {
-    res = co_await Select(req, route);
+    res = co_await Select(req, route, peer);
   } catch (const ClientError& e) {
     res = Error(e.status, e.code, e.message);
   } catch (const UnavailableError& e) {
@@ -416,7 +435,7 @@ net::awaitable<Response> Api::Handle(Request& req) {
   co_return res;
 }
 
-net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
+net::awaitable<Response> Api::Dispatch(Request& req, int& route, const net::ip::address& peer) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   const Segments seg(path);
@@ -475,6 +494,7 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
       s.admit_per_second = q.admit_per_second.value_or(s.admit_per_second);
       s.max_active = q.max_active.value_or(s.max_active);
       s.admission_ttl_seconds = q.admission_ttl_seconds.value_or(s.admission_ttl_seconds);
+      s.pow_difficulty = q.pow_difficulty.value_or(s.pow_difficulty);
       p.queue = s;
     }
     auto created = co_await purchase_.CreateProduct(std::move(p));
@@ -520,7 +540,12 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
     auto body = ParseBody(req);
     auto rid = StringField(body, "reservationId", 64);
     if (seg[1] == "confirm") {
-      auto r = co_await purchase_.Confirm(who.user, rid);
+      purchase::RateChecks limits;
+      if (auto product = purchase::keys::ParseReservationId(rid)) {
+        limits = Limits(abuse::Action::kConfirm, who, *product, req, peer);
+      }
+      auto r = co_await purchase_.ConfirmLimited(who.user, rid, std::move(limits));
+      if (r.outcome == Outcome::kRateLimited) co_return RateLimited(r.retry_after_ms);
       if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
       co_return Json(r.created ? 201 : 200, OrderJson(r.order));
     }
@@ -592,7 +617,9 @@ net::awaitable<Response> Api::Dispatch(Request& req, int& route) {
       auto who = identity(false);
       auto id = ParseId(seg[1]);
       if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-      auto r = co_await queue_->Join(who.user, *id);
+      std::optional<Response> refused;
+      auto r = co_await Join(std::move(who), *id, req, peer, refused);
+      if (refused) co_return std::move(*refused);
       if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
       co_return Json(200, PlaceJson(r.value));
     }

@@ -2,6 +2,7 @@
 // The HTTP API: routes, authentication, input validation, and the one mapping from domain
 // outcomes to statuses and error codes. A pure function of the request and the injected
 // services, so it is unit-tested without sockets.
+#include "abuse/guard.hpp"
 #include "auth/jwt.hpp"
 #include "http/server.hpp"
 #include "purchase/service.hpp"
@@ -9,34 +10,55 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace ticketing::http {
 
 class Api {
  public:
   // `queue` may be null: then the waiting-room routes answer 404 and admission tokens are
-  // refused.
+  // refused. `guard` may be null: then no rate limits and no proof of work (src/abuse).
   Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
-      std::function<std::int64_t()> now_seconds, queue::Service* queue = nullptr);
+      std::function<std::int64_t()> now_seconds, queue::Service* queue = nullptr,
+      abuse::Guard* guard = nullptr);
 
   // Never throws: infrastructure failures become 503, bugs 500 (logged). Call it from one
-  // thread at a time (one Api per I/O thread): it remembers the tokens it verified.
-  net::awaitable<Response> Handle(Request& req);
+  // thread at a time (one Api per I/O thread): it remembers the tokens it verified. `peer`:
+  // the TCP peer (the client, or a proxy whose X-Forwarded-For may be trusted).
+  net::awaitable<Response> Handle(Request& req, net::ip::address peer = {});
 
  private:
   // Not a coroutine: picks the route and does its synchronous checks, so that a request
   // allocates only its own route's small coroutine frame. Throws ClientError (-> 4xx).
-  net::awaitable<Response> Select(Request& req, int& route);
+  net::awaitable<Response> Select(Request& req, int& route, const net::ip::address& peer);
   // The hot route's coroutine: the reserve itself, after validation.
   net::awaitable<Response> Reserve(std::string user, std::int64_t product_id, int quantity,
-                                   std::string ticket, std::string idempotency_key);
+                                   std::string ticket, std::string idempotency_key,
+                                   purchase::RateChecks limits);
   // The other routes.
-  net::awaitable<Response> Dispatch(Request& req, int& route);
+  net::awaitable<Response> Dispatch(Request& req, int& route, const net::ip::address& peer);
+
+  // Abuse defences (api_abuse.cpp). The rate limits on `action` for this caller and product
+  // (none for admins or without a guard).
+  purchase::RateChecks Limits(abuse::Action action, const auth::Identity& who,
+                              std::int64_t product_id, const Request& req,
+                              const net::ip::address& peer) const;
+  // Checks those limits in a call of their own: a 429 to answer, or nullopt to go ahead.
+  net::awaitable<std::optional<Response>> Throttle(abuse::Action action, auth::Identity who,
+                                                   std::int64_t product_id, const Request& req,
+                                                   const net::ip::address& peer);
+  // POST /queue/{id}/join after authentication: rate limit, proof of work, the join. Sets
+  // `refused` (429, or 428 with a fresh challenge) instead when the defences say no.
+  net::awaitable<purchase::Result<queue::Place>> Join(auth::Identity who, std::int64_t product_id,
+                                                      const Request& req,
+                                                      const net::ip::address& peer,
+                                                      std::optional<Response>& refused);
   // The bearer token's identity; throws ClientError 401 (or 403 when `admin` is needed).
   const auth::Identity& Identify(const Request& req, bool admin);
 
   purchase::Service& purchase_;
   queue::Service* queue_;
+  abuse::Guard* guard_;
   const auth::JwtCodec& jwt_;
   auth::TokenCache tokens_;
   std::function<std::int64_t()> now_seconds_;

@@ -73,6 +73,8 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     }
   } done{connections, state};
 
+  beast::error_code peer_ec;
+  const net::ip::address peer = socket.remote_endpoint(peer_ec).address();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(8192);
   std::string head;  // the response's status line and fields, reused
@@ -122,7 +124,7 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
         net::steady_timer delay(stream.get_executor(), options.fault_delay);
         co_await delay.async_wait(kTuple);
       }
-      res = co_await handler(req);
+      res = co_await handler(req, peer);
       state->in_flight.fetch_sub(1);
     }
     res.keep_alive(req.keep_alive() && !state->stopping.load());

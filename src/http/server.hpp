@@ -4,6 +4,7 @@
 // every header and body, a cap on open connections, and a drain on Stop().
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http.hpp>
 
 #include <atomic>
@@ -21,8 +22,9 @@ namespace bhttp = boost::beast::http;
 
 using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::string_body>;
-// Turns a request into a response; must not throw (map failures to 5xx itself).
-using Handler = std::function<net::awaitable<Response>(Request&)>;
+// Turns a request (and the TCP peer's address) into a response; must not throw (map failures
+// to 5xx itself).
+using Handler = std::function<net::awaitable<Response>(Request&, const net::ip::address& peer)>;
 
 struct ServerOptions {
   std::string address = "0.0.0.0";

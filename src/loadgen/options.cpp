@@ -92,6 +92,8 @@ scenario
                               reserve with the admission token, confirm (one process)
   --admit-per-second R --max-active M --admission-ttl S
                               waiting-room settings of a created product (500, 2000, 60)
+  --pow-difficulty D          a created product's join proof of work (leading zero bits; the
+                              buyers solve the challenge the join answers)
   --sale-starts-in S          a created product's sale opens S seconds after it is created
 connections
   --connections N             keep-alive connections (default 2000)
@@ -210,6 +212,8 @@ Options Parse(const std::vector<std::string>& args,
       o.admit_per_second = static_cast<int>(ToInt(name, value(), 1, 1'000'000));
     } else if (name == "--max-active") {
       o.max_active = static_cast<int>(ToInt(name, value(), 1, 10'000'000));
+    } else if (name == "--pow-difficulty") {
+      o.pow_difficulty = static_cast<int>(ToInt(name, value(), 0, 32));
     } else if (name == "--admission-ttl") {
       o.admission_ttl_seconds = static_cast<int>(ToInt(name, value(), 1, 86400));
     } else if (name == "--sale-starts-in") {

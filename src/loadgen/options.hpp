@@ -75,6 +75,7 @@ struct Options {
   int admit_per_second = 500;
   int max_active = 2000;
   int admission_ttl_seconds = 60;
+  int pow_difficulty = 0;  // --pow-difficulty: a created product's queue.powDifficulty
   double sale_starts_in_seconds = 0;  // > 0: saleStartsAt that far ahead (exercises the pre-queue)
   std::string user_prefix;  // default: "lg<random>-", so runs never share buyers
   std::uint64_t seed = 1;

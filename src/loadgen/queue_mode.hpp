@@ -23,6 +23,8 @@ struct QueueStats {
   Histogram wait;  // join answered -> status said admitted
   std::int64_t longest_wait_us = 0;
   std::uint64_t polls = 0;
+  std::uint64_t pow_solved = 0;    // join challenges solved (queue.powDifficulty > 0)
+  std::int64_t pow_solve_us = 0;   // CPU time spent solving them
   std::map<std::string, std::uint64_t> outcomes;  // confirmed|soldout|expired|not_admitted|error
 
   double JoinsPerSecond() const;

@@ -293,7 +293,8 @@ int Run(const Options& o, std::ostream& out, std::ostream& err) {
         body["queue"] = {{"enabled", true},
                          {"admitPerSecond", o.admit_per_second},
                          {"maxActive", o.max_active},
-                         {"admissionTtlSeconds", o.admission_ttl_seconds}};
+                         {"admissionTtlSeconds", o.admission_ttl_seconds},
+                         {"powDifficulty", o.pow_difficulty}};
         if (o.sale_starts_in_seconds > 0) {
           body["saleStartsAt"] = FormatIsoUtcMs(
               std::chrono::duration_cast<std::chrono::milliseconds>(

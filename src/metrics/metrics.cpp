@@ -14,10 +14,11 @@ constexpr std::array<std::string_view, static_cast<int>(Event::kCount)> kEventNa
     "hold_created",      "hold_cancelled",   "hold_expired",     "confirm_committed",
     "confirm_retaken",   "confirm_voided",   "settled_confirmed", "settled_released",
     "settled_restored",  "redis_unavailable", "db_unavailable",   "internal_error",
-    "queue_admitted",    "queue_dropped",     "sold_out_flag_hit", "overloaded"};
+    "queue_admitted",    "queue_dropped",     "sold_out_flag_hit", "overloaded",
+    "rate_limited",      "pow_refused"};
 
-constexpr std::array<unsigned, 11> kStatuses = {200, 201, 400, 401, 403, 404,
-                                                405, 409, 410, 413, 503};
+constexpr std::array<unsigned, 13> kStatuses = {200, 201, 400, 401, 403, 404, 405,
+                                                409, 410, 413, 428, 429, 503};
 
 void AppendNumber(std::string& out, double v) {
   char buf[64];

@@ -51,6 +51,8 @@ enum class Event : int {
   kConfirmVoided, kSettledConfirmed, kSettledReleased, kSettledRestored, kRedisUnavailable,
   kDbUnavailable, kInternalError, kQueueAdmitted, kQueueDropped, kSoldOutFlagHit,
   kOverloaded,  // answered 503 OVERLOADED at once: too many requests in progress
+  kRateLimited,  // answered 429 RATE_LIMITED (reserve, confirm, queue join)
+  kPowRefused,   // queue join answered 428 for a missing, wrong, stale or replayed proof of work
   kCount
 };
 std::string_view EventName(Event e);
@@ -68,7 +70,7 @@ class Registry {
   std::string Render() const;
 
  private:
-  static constexpr int kStatusSlots = 12;  // see StatusSlot()
+  static constexpr int kStatusSlots = 14;  // see StatusSlot()
   static int StatusSlot(unsigned status);
 
   std::array<std::array<Counter, kStatusSlots>, static_cast<int>(Route::kCount)> requests_{};

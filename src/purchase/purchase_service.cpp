@@ -48,7 +48,8 @@ std::string QueueJson(const QueueSettings& q) {
       {"enabled", q.enabled},
       {"admitPerSecond", q.admit_per_second},
       {"maxActive", q.max_active},
-      {"admissionTtlSeconds", q.admission_ttl_seconds}});
+      {"admissionTtlSeconds", q.admission_ttl_seconds},
+      {"powDifficulty", q.pow_difficulty}});
 }
 
 std::optional<QueueSettings> ParseQueueJson(const std::optional<std::string>& text) {
@@ -66,6 +67,7 @@ std::optional<QueueSettings> ParseQueueJson(const std::optional<std::string>& te
   q.admit_per_second = num("admitPerSecond", q.admit_per_second);
   q.max_active = num("maxActive", q.max_active);
   q.admission_ttl_seconds = num("admissionTtlSeconds", q.admission_ttl_seconds);
+  q.pow_difficulty = num("powDifficulty", q.pow_difficulty);
   return q;
 }
 
@@ -97,8 +99,9 @@ std::vector<std::string> SettingsArgs(const std::optional<std::int64_t>& start,
     out.push_back(std::to_string(q->admit_per_second));
     out.push_back(std::to_string(q->max_active));
     out.push_back(std::to_string(q->admission_ttl_seconds));
+    out.push_back(std::to_string(q->pow_difficulty));
   } else {
-    out.insert(out.end(), {"", "", "", ""});
+    out.insert(out.end(), {"", "", "", "", ""});
   }
   return out;
 }
@@ -130,6 +133,13 @@ bool PurchaseService::KnownSoldOut(std::int64_t product_id, int quantity) {
 net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
     std::string idempotency_key) {
+  return ReserveLimited(std::move(user), product_id, quantity, std::move(admission_ticket),
+                        std::move(idempotency_key), RateChecks{});
+}
+
+net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
+    std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
+    std::string idempotency_key, RateChecks limits) {
   // (A retry with an idempotency key must find its hold, so it always asks Redis.)
   if (options_.sold_out && idempotency_key.empty() &&
       options_.sold_out->CannotReserve(product_id, quantity)) {
@@ -163,6 +173,12 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
     std::vector<std::string> args{user, std::to_string(quantity), rid,
                                   std::to_string(options_.default_hold_seconds), prefix,
                                   admission_ticket, idempotency_key};
+    if (attempt == 0 && !limits.empty()) {
+      // Counted once per request: a retry after a rebuild or an id collision is not another.
+      args.push_back(std::to_string(limits.keys.size()));
+      keys.insert(keys.end(), limits.keys.begin(), limits.keys.end());
+      args.insert(args.end(), limits.specs.begin(), limits.specs.end());
+    }
     redis::Value reply;
     bool withdrawn = false;
     try {
@@ -175,6 +191,12 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
       co_return Result<Reservation>{Outcome::kSoldOut, {}};
     }
     const auto& tag = Tag(reply);
+    if (tag == "RATE_LIMITED") {
+      Registry::Get().Count(Event::kRateLimited);
+      Reservation r;
+      r.retry_after_ms = reply.elements.size() > 1 ? reply.elements[1].integer : 1000;
+      co_return Result<Reservation>{Outcome::kRateLimited, std::move(r)};
+    }
     if (tag == "OK") {
       if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, reply.written_at);
       Registry::Get().Count(Event::kHoldCreated);
@@ -248,6 +270,22 @@ net::awaitable<std::optional<Order>> PurchaseService::FindOrder(std::string rese
   // coroutine's parameters into init-captures.
   co_return co_await db_.Run(
       [&](db::Connection& c) { return SelectOrder(c, reservation_id, &user); });
+}
+
+net::awaitable<ConfirmResult> PurchaseService::ConfirmLimited(std::string user,
+                                                              std::string reservation_id,
+                                                              RateChecks limits) {
+  if (!limits.empty() && ids_.Verify(reservation_id, user)) {
+    auto reply = co_await redis_.Eval(Scripts::Get().rate_limit, limits.keys, limits.specs);
+    if (reply.IsError()) throw std::runtime_error("rate_limit: " + reply.str);
+    if (reply.integer > 0) {
+      Registry::Get().Count(Event::kRateLimited);
+      ConfirmResult r{Outcome::kRateLimited, {}, false};
+      r.retry_after_ms = reply.integer;
+      co_return r;
+    }
+  }
+  co_return co_await Confirm(std::move(user), std::move(reservation_id));
 }
 
 net::awaitable<ConfirmResult> PurchaseService::Confirm(std::string user,
@@ -516,9 +554,9 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
   const auto prefix = keys::Prefix(product_id);
   auto info = co_await redis_.Command(redis::List("HMGET", keys::Info(prefix), "name", "price",
                                                  "total", "limit", "hold", "start", "q", "qrate",
-                                                 "qmax", "qttl"));
+                                                 "qmax", "qttl", "qpow"));
   auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
-  if (!info.IsError() && info.elements.size() == 10 && !info.elements[0].IsNil()) {
+  if (!info.IsError() && info.elements.size() == 11 && !info.elements[0].IsNil()) {
     Product p;
     p.id = product_id;
     p.name = info.elements[0].str;
@@ -533,6 +571,9 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
                               static_cast<int>(info.elements[7].AsInt()),
                               static_cast<int>(info.elements[8].AsInt()),
                               static_cast<int>(info.elements[9].AsInt())};
+      if (!info.elements[10].IsNil()) {
+        p.queue->pow_difficulty = static_cast<int>(info.elements[10].AsInt());
+      }
     }
     co_return Result<Product>{Outcome::kOk, std::move(p)};
   }
@@ -561,13 +602,14 @@ net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t prod
       Product p = ProductFromRow(rows.rows[0]);
       if (changes.sale_starts_at_ms) p.sale_starts_at_ms = *changes.sale_starts_at_ms;
       if (changes.queue_enabled || changes.admit_per_second || changes.max_active ||
-          changes.admission_ttl_seconds) {
+          changes.admission_ttl_seconds || changes.pow_difficulty) {
         QueueSettings q = p.queue.value_or(QueueSettings{});
         if (!p.queue) q.enabled = false;  // a new waiting room is off unless asked for
         if (changes.queue_enabled) q.enabled = *changes.queue_enabled;
         if (changes.admit_per_second) q.admit_per_second = *changes.admit_per_second;
         if (changes.max_active) q.max_active = *changes.max_active;
         if (changes.admission_ttl_seconds) q.admission_ttl_seconds = *changes.admission_ttl_seconds;
+        if (changes.pow_difficulty) q.pow_difficulty = *changes.pow_difficulty;
         p.queue = q;
       }
       c.Execute(std::string("UPDATE products SET sale_starts_at = ") + kSaleStartsAtFromMs +

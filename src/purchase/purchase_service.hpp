@@ -40,9 +40,15 @@ class PurchaseService final : public Service {
                                                            std::string admission_ticket,
                                                            std::string idempotency_key) override;
   bool KnownSoldOut(std::int64_t product_id, int quantity) override;
+  net::awaitable<Result<Reservation>> ReserveLimited(std::string user, std::int64_t product_id,
+                                                     int quantity, std::string admission_ticket,
+                                                     std::string idempotency_key,
+                                                     RateChecks limits) override;
   net::awaitable<Result<std::vector<Reservation>>> ListReservations(
       std::string user, std::int64_t product_id) override;
   net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) override;
+  net::awaitable<ConfirmResult> ConfirmLimited(std::string user, std::string reservation_id,
+                                               RateChecks limits) override;
   net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) override;
   net::awaitable<Result<Reservation>> GetReservation(std::string user,
                                                      std::string reservation_id) override;

@@ -20,6 +20,7 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_list_holds)),
       redis::Script(std::string(lua::k_epoch_mark)),
       redis::Script(std::string(lua::k_hold_status)),
+      redis::Script(std::string(lua::k_rate_limit)),
   };
   return scripts;
 }

@@ -29,6 +29,18 @@ enum class Outcome {
   kTicketNotFound,   // no such waiting-room ticket for this buyer and product
   kQueueFull,        // the line is at its cap
   kIdempotencyConflict,  // the Idempotency-Key was used for a reserve of another quantity
+  kRateLimited,          // over a rate limit (src/abuse): nothing was taken
+  kPowRequired,          // queue join needs a solved proof-of-work challenge (none or too easy)
+  kPowExpired,           // the solved challenge's lifetime is over (by Redis time)
+  kPowReplayed,          // the solved challenge was used already
+};
+
+// Rate limits folded into one script call (src/abuse builds them): keys in the product's
+// slot, and per key its GCRA emission interval and tolerance in µs (2 strings each).
+struct RateChecks {
+  std::vector<std::string> keys;
+  std::vector<std::string> specs;
+  bool empty() const { return keys.empty(); }
 };
 
 // A product's waiting room (see src/queue/README.md).
@@ -37,6 +49,7 @@ struct QueueSettings {
   int admit_per_second = 50;
   int max_active = 500;  // admitted buyers who have not yet finished or timed out
   int admission_ttl_seconds = 120;
+  int pow_difficulty = 0;  // leading zero bits a join's proof of work needs; 0: none
 };
 
 struct Reservation {
@@ -47,6 +60,7 @@ struct Reservation {
   std::int64_t expires_at_ms = 0;
   std::int64_t now_ms = 0;  // Redis time when read, for expiresIn
   bool repeated = false;    // an earlier reserve with the same idempotency key made it
+  std::int64_t retry_after_ms = 0;  // kRateLimited: when the buyer may try again
 };
 
 struct Order {
@@ -86,6 +100,7 @@ struct ProductChanges {
   std::optional<int> admit_per_second;
   std::optional<int> max_active;
   std::optional<int> admission_ttl_seconds;
+  std::optional<int> pow_difficulty;
 };
 
 struct StockSync {
@@ -105,6 +120,7 @@ struct ConfirmResult {
   Outcome outcome = Outcome::kOk;
   Order order;
   bool created = false;  // false when an earlier confirm made the order
+  std::int64_t retry_after_ms = 0;  // kRateLimited
 };
 
 struct Readiness {
@@ -136,6 +152,16 @@ class Service {
   // SoldOutBoard). Not a coroutine, so the hot route answers a stampede without a frame. The
   // caller skips it for a reserve with an idempotency key (a retry must find its hold).
   virtual bool KnownSoldOut(std::int64_t /*product_id*/, int /*quantity*/) { return false; }
+  // ReserveWithAdmission under `limits`, checked in the same script call before anything is
+  // taken. Also -> kRateLimited (value.retry_after_ms says when to retry).
+  virtual net::awaitable<Result<Reservation>> ReserveLimited(std::string user,
+                                                             std::int64_t product_id, int quantity,
+                                                             std::string ticket,
+                                                             std::string idempotency_key,
+                                                             RateChecks /*limits*/) {
+    return ReserveWithAdmission(std::move(user), product_id, quantity, std::move(ticket),
+                                std::move(idempotency_key));
+  }
   // The caller's live (held or confirming) holds of a product, oldest first.
   virtual net::awaitable<Result<std::vector<Reservation>>> ListReservations(
       std::string /*user*/, std::int64_t /*product_id*/) {
@@ -145,6 +171,12 @@ class Service {
   // -> kOk, kReservationNotFound, kReservationExpired, kReservationCancelled,
   // kConfirmInProgress, kSoldOut (the database had no stock).
   virtual net::awaitable<ConfirmResult> Confirm(std::string user, std::string reservation_id) = 0;
+  // Confirm under `limits` (src/abuse), checked only for a genuine id of this buyer (a made-up
+  // id still costs nothing). Also -> kRateLimited (retry_after_ms), with nothing done.
+  virtual net::awaitable<ConfirmResult> ConfirmLimited(std::string user, std::string reservation_id,
+                                                       RateChecks /*limits*/) {
+    return Confirm(std::move(user), std::move(reservation_id));
+  }
   // Ends the caller's live hold and returns its units at once. -> kOk, kReservationNotFound,
   // kAlreadyConfirmed, kConfirmInProgress, kReservationExpired.
   virtual net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) = 0;

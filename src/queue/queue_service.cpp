@@ -80,17 +80,33 @@ Place QueueService::ToPlace(const redis::Value& reply, std::int64_t product_id,
 }
 
 net::awaitable<Result<Place>> QueueService::Join(std::string user, std::int64_t product_id) {
+  return JoinWithProof(std::move(user), product_id, JoinProof{});
+}
+
+net::awaitable<Result<Place>> QueueService::JoinWithProof(std::string user,
+                                                          std::int64_t product_id,
+                                                          JoinProof proof) {
   const auto prefix = purchase::keys::Prefix(product_id);
   auto ticket = purchase::keys::NewReservationId(product_id);
   auto keys = redis::List(purchase::keys::Info(prefix));
-  auto args =
-      redis::List(prefix, user, ticket, std::to_string(RandomOrder()),
-                  std::to_string(options_.max_waiting), std::to_string(options_.retain.count()));
+  auto args = redis::List(prefix, user, ticket, std::to_string(RandomOrder()),
+                          std::to_string(options_.max_waiting),
+                          std::to_string(options_.retain.count()), proof.id,
+                          std::to_string(proof.expires_at_ms), std::to_string(proof.difficulty));
   auto reply = co_await redis_.Eval(Scripts::Get().join, keys, args);
   const auto& tag = Tag(reply);
   if (tag == "NOT_FOUND") co_return Result<Place>{Outcome::kProductNotFound, {}};
   if (tag == "QUEUE_OFF") co_return Result<Place>{Outcome::kQueueNotEnabled, {}};
   if (tag == "FULL") co_return Result<Place>{Outcome::kQueueFull, {}};
+  if (tag == "POW_REQUIRED" || tag == "POW_STALE" || tag == "POW_REPLAYED") {
+    Place p;
+    p.pow_difficulty = static_cast<int>(reply.elements.at(1).integer);
+    p.now_ms = reply.elements.at(2).integer;
+    const Outcome o = tag == "POW_REQUIRED" ? Outcome::kPowRequired
+                      : tag == "POW_STALE"  ? Outcome::kPowExpired
+                                            : Outcome::kPowReplayed;
+    co_return Result<Place>{o, std::move(p)};
+  }
   co_return Result<Place>{Outcome::kOk, ToPlace(reply, product_id, user)};
 }
 

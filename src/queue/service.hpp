@@ -26,6 +26,18 @@ struct Place {
   bool queue_enabled = true;
   std::optional<std::string> admission_token;  // admitted and unused only
   std::int64_t admission_expires_at_ms = 0;
+  // kPowRequired / kPowExpired / kPowReplayed: the difficulty the product asks for and Redis'
+  // time (a fresh challenge's lifetime counts from it).
+  int pow_difficulty = 0;
+  std::int64_t now_ms = 0;
+};
+
+// A join's solved proof of work (src/abuse/pow.hpp), its MAC and hash already checked; the
+// join script checks that it is hard enough, fresh, and unused. Empty id: none presented.
+struct JoinProof {
+  std::string id;
+  std::int64_t expires_at_ms = 0;
+  int difficulty = 0;
 };
 
 // The public view of a product's line.
@@ -51,6 +63,14 @@ class Service {
   // kProductNotFound, kQueueNotEnabled, kQueueFull.
   virtual net::awaitable<purchase::Result<Place>> Join(std::string user,
                                                        std::int64_t product_id) = 0;
+  // Join with a proof of work. Also -> kPowRequired (the product asks for one and `proof` is
+  // absent or too easy), kPowExpired, kPowReplayed; place.pow_difficulty and place.now_ms are
+  // set with those. A proof is used up by the join it lets in.
+  virtual net::awaitable<purchase::Result<Place>> JoinWithProof(std::string user,
+                                                                std::int64_t product_id,
+                                                                JoinProof /*proof*/) {
+    return Join(std::move(user), product_id);
+  }
   // The caller's place; also marks them as still there (waiters who stop polling are dropped).
   // -> kOk, kProductNotFound, kTicketNotFound (unknown ticket, or another buyer's).
   virtual net::awaitable<purchase::Result<Place>> Status(std::string user, std::int64_t product_id,

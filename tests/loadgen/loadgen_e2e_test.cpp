@@ -84,6 +84,33 @@ TEST(LoadgenEndToEnd, QueueModeSellsExactlyTheStockThroughTheWaitingRoom) {
   }
 }
 
+// A line that asks for a proof of work: every buyer solves the join's challenge and still
+// gets through; the stock is sold exactly.
+TEST(LoadgenEndToEnd, QueueModeSolvesTheJoinProofOfWork) {
+  const auto& services = SharedServices();
+  ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}, {"QUEUE_TICK_MS", "50"}});
+  server.Start();
+  auto run = RunLoadgen(services, server,
+                        {"--queue", "--pow-difficulty", "12", "--buyers", "300", "--stock", "20",
+                         "--admit-per-second", "200", "--max-active", "50", "--admission-ttl",
+                         "30", "--connections", "50", "--max-wait", "30"},
+                        "queue-pow");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto& r = run.report;
+  ASSERT_FALSE(r.empty()) << run.output;
+  EXPECT_TRUE(r.at("ok").as_bool()) << run.output;
+  const auto& q = r.at("queue").as_object();
+  EXPECT_EQ(q.at("joined").to_number<std::uint64_t>(), 300u) << run.output;
+  EXPECT_EQ(q.at("powSolved").to_number<std::uint64_t>(), 300u) << run.output;
+  const auto& outcomes = q.at("outcomes").as_object();
+  EXPECT_EQ(outcomes.at("confirmed").to_number<std::uint64_t>(), 20u) << run.output;
+  EXPECT_FALSE(outcomes.contains("error")) << run.output;
+  for (const char* name : {"orders_equal_confirms", "sold_within_stock", "no_unit_leaked",
+                           "no_server_errors", "expected_statuses"}) {
+    EXPECT_TRUE(run.Check(name)) << name << "\n" << run.output;
+  }
+}
+
 TEST(LoadgenEndToEnd, MultiProcessWithSourceAddressesAndConnectFirst) {
   const auto& services = SharedServices();
   ServerProcess server(services, {{"SWEEP_INTERVAL_MS", "100"}});

@@ -57,3 +57,59 @@ local function restore_held(prefix, rid, hkey)
   redis.call('INCRBY', prefix .. ':held', tonumber(h[2]))
   redis.call('ZADD', prefix .. ':exp', tonumber(h[1]), rid)
 end
+
+-- Rate limits (src/abuse/README.md): GCRA over Redis TIME, shared by every server. keys[k0+i]
+-- holds the theoretical arrival time (TAT, µs) of limit i; args[a0+2i], args[a0+2i+1] its
+-- emission interval and tolerance (µs; tolerance = interval x (burst - 1)). All n pass or none
+-- is counted: returns 0 having advanced every key, or the µs until all would pass (nothing
+-- left written). A key lives only until its TAT, so an idle buyer costs no memory. A buyer's
+-- first request in a window (the common case in a flash sale) costs one call: SET NX GET
+-- writes the fresh state and says whether there was one (Redis >= 7.0).
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local function rate_limit(keys, k0, args, a0, n, now)
+  if n == 1 then
+    -- The usual case (per buyer only), without the tables of the general one.
+    local key = keys[k0]
+    local interval = tonumber(args[a0])
+    local old = redis.call('SET', key, now + interval, 'NX', 'GET', 'PX', math.ceil(interval / 1000))
+    if not old then return 0 end
+    local tat = math.max(tonumber(old) or 0, now)
+    local w = tat - tonumber(args[a0 + 1]) - now
+    if w > 0 then return w end
+    tat = tat + interval
+    redis.call('SET', key, tat, 'PX', math.ceil((tat - now) / 1000))
+    return 0
+  end
+  local wait = 0
+  local tats = {}
+  local created = {}
+  for i = 0, n - 1 do
+    local interval = tonumber(args[a0 + 2 * i])
+    local old = redis.call('SET', keys[k0 + i], string.format('%d', now + interval), 'NX', 'GET',
+                           'PX', math.max(1, math.ceil(interval / 1000)))
+    if old then
+      local tat = tonumber(old) or 0
+      if tat < now then tat = now end
+      local w = tat - tonumber(args[a0 + 2 * i + 1]) - now
+      if w > wait then wait = w end
+      tats[i] = tat + interval
+    else
+      created[#created + 1] = keys[k0 + i]
+    end
+  end
+  if wait > 0 then
+    for _, key in ipairs(created) do redis.call('DEL', key) end
+    return wait
+  end
+  for i = 0, n - 1 do
+    if tats[i] then
+      redis.call('SET', keys[k0 + i], string.format('%d', tats[i]), 'PX',
+                 math.max(1, math.ceil((tats[i] - now) / 1000)))
+    end
+  end
+  return 0
+end

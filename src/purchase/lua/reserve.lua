@@ -6,13 +6,23 @@
 -- ARGV[1] user  ARGV[2] quantity  ARGV[3] rid  ARGV[4] default hold seconds  ARGV[5] prefix
 -- ARGV[6] admission ticket ('' if none was presented)
 -- ARGV[7] idempotency key ('' if none): the same buyer, product and key get the first hold back
+-- ARGV[8] n rate limits (absent or '0': none): KEYS[6..5+n] their keys (prefix:rl:...),
+-- ARGV[9..8+2n] their (emission, tolerance) in µs; checked first, so a limited reserve takes
+-- nothing
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
 --    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
+--    | {'RATE_LIMITED', retryAfterMs}
+local now_u = now_us()  -- one TIME call for the limits and the hold
+local now = math.floor(now_u / 1000)
+local nlimits = tonumber(ARGV[8] or '0') or 0
+if nlimits > 0 then
+  local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_u)
+  if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
+end
 local qty = tonumber(ARGV[2])
 local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
 if not info[1] then return {'NOT_FOUND'} end
-local now = now_ms()
 local ikey = nil
 if ARGV[7] and ARGV[7] ~= '' then
   -- A retry (the first answer was lost to a timeout) finds the hold the first attempt made.

@@ -5,12 +5,28 @@
 -- ARGV[1] prefix  ARGV[2] user  ARGV[3] new ticket  ARGV[4] random order in [0, 2^52)
 -- ARGV[5] max waiting  ARGV[6] retain ms (tickets and the line: counted from the later of now
 -- and the sale start)
+-- ARGV[7] proof-of-work challenge id ('' none)  ARGV[8] its expiry ms  ARGV[9] its difficulty
+-- (MAC and hash checked by the server): with info qpow > 0 every join needs a proof at least
+-- that hard, unexpired by Redis time and not used before; it is marked used here
+-- (prefix:q:pow:<id> until its expiry), so the join and the mark are one step.
 -- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'}
+--    | {'POW_REQUIRED' | 'POW_STALE' | 'POW_REPLAYED', difficulty, nowMs}
 local prefix = ARGV[1]
-local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start')
+local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start', 'qpow')
 if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
 local now = now_ms()
+local pow = tonumber(info[4]) or 0
+if pow > 0 then
+  if (ARGV[7] or '') == '' or (tonumber(ARGV[9]) or 0) < pow then
+    return {'POW_REQUIRED', pow, now}
+  end
+  local exp = tonumber(ARGV[8]) or 0
+  if exp <= now then return {'POW_STALE', pow, now} end
+  if not redis.call('SET', prefix .. ':q:pow:' .. ARGV[7], '1', 'NX', 'PXAT', exp) then
+    return {'POW_REPLAYED', pow, now}
+  end
+end
 local keep = math.max(now, tonumber(info[3]) or 0) + tonumber(ARGV[6])
 local ukey = prefix .. ':q:u:' .. ARGV[2]
 local ticket = redis.call('GET', ukey)

@@ -1,0 +1,100 @@
+// What the per-buyer rate limit costs the reserve on the Redis side: the same reserve.lua run
+// N times (each by a new buyer, as in a flash sale) without and with the folded GCRA check
+// (default limit: 5/s, burst 10), alternating rounds, against a real redis-server. Reports
+// Redis' own time per call (INFO commandstats usec_per_call of EVALSHA: no network, no client)
+// and the client's round trip. Usage: reserve_script_bench PORT [REQUESTS_PER_ROUND] [ROUNDS]
+// [off|on|both]; off or on alone runs one mode only, e.g. for a redis-server under callgrind
+// (instructions per reserve, stable on a noisy machine: see bench/README.md).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "abuse/guard.hpp"
+#include "purchase/keys.hpp"
+#include "purchase/scripts.hpp"
+#include "redis/blocking_client.hpp"
+
+namespace {
+
+using namespace ticketing;
+
+double UsecPerCall(redis::BlockingConnection& r) {
+  auto info = r.Command({"INFO", "commandstats"});
+  const std::string& s = info.str;
+  auto at = s.find("cmdstat_evalsha:");
+  if (at == std::string::npos) return -1;
+  at = s.find("usec_per_call=", at);
+  return std::stod(s.substr(at + 14));
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: reserve_script_bench PORT [REQUESTS_PER_ROUND] [ROUNDS]\n");
+    return 2;
+  }
+  const auto port = static_cast<std::uint16_t>(std::stoi(argv[1]));
+  const int n = argc > 2 ? std::stoi(argv[2]) : 20000;
+  const int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
+  const std::string mode = argc > 4 ? argv[4] : "both";
+  redis::BlockingConnection r("127.0.0.1", port, std::chrono::milliseconds(5000));
+  const auto& scripts = purchase::Scripts::Get();
+  const std::int64_t product = 990001;
+  const std::string prefix = purchase::keys::Prefix(product);
+  r.Command({"DEL", purchase::keys::Info(prefix)});
+  r.Eval(scripts.init_product, {purchase::keys::Info(prefix), purchase::keys::Available(prefix)},
+         {"bench", "1000", "1000000", "300", "1000000000", "1000000000", "", "", "", "", "", ""});
+  const auto rule = abuse::Rule::From(config::Config{}.reserve_buyer);
+
+  std::vector<double> redis_us[2], client_us[2];
+  for (int round = 0; round < rounds; ++round) {
+    for (int limited = 0; limited < 2; ++limited) {
+      if ((mode == "off" && limited) || (mode == "on" && !limited)) continue;
+      r.Command({"CONFIG", "RESETSTAT"});
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i) {
+        const std::string user =
+            "u" + std::to_string(round) + "-" + std::to_string(limited) + "-" + std::to_string(i);
+        const std::string rid = std::to_string(product) + "-" + user;
+        std::vector<std::string> keys{purchase::keys::Info(prefix),
+                                      purchase::keys::Available(prefix),
+                                      purchase::keys::Expiry(prefix),
+                                      purchase::keys::User(prefix, user),
+                                      purchase::keys::Hold(prefix, rid)};
+        std::vector<std::string> args{user, "1", rid, "300", prefix, "", ""};
+        if (limited) {
+          keys.push_back(prefix + ":rl:reserve:b:" + user);
+          args.insert(args.end(), {"1", rule.emission, rule.tolerance});
+        }
+        auto reply = r.Eval(scripts.reserve, keys, args);
+        if (reply.elements.empty() || reply.elements[0].str != "OK") {
+          std::fprintf(stderr, "unexpected reply: %s\n", reply.str.c_str());
+          return 1;
+        }
+      }
+      const double wall =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count();
+      redis_us[limited].push_back(UsecPerCall(r));
+      client_us[limited].push_back(wall / n);
+      std::printf("round %d %-9s redis %.2f us/call, round trip %.2f us\n", round,
+                  limited ? "limit on" : "limit off", redis_us[limited].back(),
+                  client_us[limited].back());
+    }
+  }
+  if (mode != "both") return 0;
+  const double off = Median(redis_us[0]), on = Median(redis_us[1]);
+  std::printf("median of %d rounds x %d reserves: redis %.2f -> %.2f us/call (+%.2f us, %+.1f%%); "
+              "round trip %.2f -> %.2f us\n",
+              rounds, n, off, on, on - off, 100.0 * (on - off) / off, Median(client_us[0]),
+              Median(client_us[1]));
+  return 0;
+}
