@@ -2,8 +2,8 @@
 // purchase service (storage is covered by the integration tests).
 #include "http/api.hpp"
 #include "http/api_test_support.hpp"
+#include "http/fake_services.hpp"
 
-#include "common/errors.hpp"
 #include "http/response.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,46 +21,6 @@ using purchase::Outcome;
 const std::string kSecret(32, 'k');
 constexpr std::int64_t kNow = 1'800'000'000;
 
-class FakeService : public purchase::Service {
- public:
-  Outcome next = Outcome::kOk;
-  bool throw_unavailable = false;
-  std::string last_user;
-  std::int64_t last_product = 0;
-  int last_quantity = 0;
-
-  net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
-                                                                  std::int64_t product_id,
-                                                                  int quantity) override {
-    if (throw_unavailable) throw UnavailableError("redis: connection refused");
-    last_user = user;
-    last_product = product_id;
-    last_quantity = quantity;
-    co_return purchase::Result<purchase::Reservation>{
-        next, {"7-" + std::string(32, 'a'), product_id, quantity, "held", 1000'000, 700'000}};
-  }
-  net::awaitable<purchase::ConfirmResult> Confirm(std::string user, std::string rid) override {
-    last_user = user;
-    co_return purchase::ConfirmResult{next, {5, rid, 7, 1, 1999}, true};
-  }
-  net::awaitable<Outcome> Cancel(std::string, std::string) override { co_return next; }
-  net::awaitable<purchase::Result<purchase::Reservation>> GetReservation(std::string,
-                                                                         std::string rid) override {
-    co_return purchase::Result<purchase::Reservation>{next, {rid, 7, 1, "held", 1000, 0}};
-  }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
-    co_return purchase::Product{9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit,
-                                p.hold_seconds};
-  }
-  net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t id) override {
-    co_return purchase::Result<purchase::Product>{next, {id, "Gig", 4950, 100, 42, 1, 300}};
-  }
-  net::awaitable<purchase::Result<purchase::StockSync>> SyncStock(std::int64_t) override {
-    co_return purchase::Result<purchase::StockSync>{next, {10, 8, 9, 1}};
-  }
-  net::awaitable<purchase::Readiness> CheckReady() override { co_return purchase::Readiness{true, false}; }
-};
-
 class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : jwt_(kSecret), api_(fake_, jwt_, [] { return kNow; }) {}
@@ -74,7 +34,7 @@ class ApiTest : public ::testing::Test {
   static json::value Body(const Response& r) { return ResponseJson(r); }
   static std::string Code(const Response& r) { return ErrorCode(r); }
 
-  FakeService fake_;
+  FakePurchase fake_;
   auth::JwtCodec jwt_;
   Api api_;
 };
