@@ -210,6 +210,27 @@ TEST(ErrorResponseTest, SameBytesAsTheJsonTree) {
   }
 }
 
+// The 404 echoes the path, which may hold any bytes; the body must still be JSON, that is UTF-8
+// (RFC 8259 §8.1): a strict client could not read the error otherwise. Found by
+// fuzz/request_fuzz.cpp.
+TEST_F(ApiTest, ErrorBodyIsValidJsonWhateverThePathHolds) {
+  const std::string targets[] = {"/caf\xf6",          "/cut\xc3",      "/surrogate\xed\xa0\x80",
+                                 "/overlong\xc0\xaf", "/big\xf4\x90\x80\x80", "/\xff\xfe",
+                                 "/ok-caf\xc3\xa9"};
+  for (const auto& target : targets) {
+    auto r = Call(bhttp::verb::get, target);
+    EXPECT_EQ(r.result_int(), 404);
+    boost::system::error_code ec;
+    auto body = json::parse(r.body(), ec);
+    ASSERT_FALSE(ec) << r.body();
+    EXPECT_EQ(body.at("error").at("code").as_string(), "NOT_FOUND");
+  }
+  auto r = Call(bhttp::verb::get, "/ok-caf\xc3\xa9");  // valid UTF-8 is kept as it is
+  EXPECT_EQ(Body(r).at("error").at("message").as_string(), "no route for /ok-caf\xc3\xa9");
+  r = Call(bhttp::verb::get, "/a\xf6" "b");  // an invalid byte becomes U+FFFD
+  EXPECT_EQ(Body(r).at("error").at("message").as_string(), "no route for /a\xef\xbf\xbd" "b");
+}
+
 TEST_F(ApiTest, NumbersInsideStringsAreNotRewritten) {
   auto r = Call(bhttp::verb::post, "/admin/products",
                 R"({"name":"Tour 4.5E1 \"x\" 1E3","price":0.05,"stock":1})", Admin());
