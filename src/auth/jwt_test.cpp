@@ -106,5 +106,30 @@ TEST(Jwt, DecodingPathsAgree) {
   EXPECT_FALSE(codec.Verify(t.substr(0, d1) + "." + "abcde" + t.substr(d2), 1000));
 }
 
+// A 32-byte signature is 43 base64url characters; the last one carries 4 bits of it and 2 bits
+// that decode to nothing, so 4 texts decode to the same bytes. Found by fuzz/token_fuzz.cpp: only
+// the text Sign writes may verify, or one identity has several token texts (and TokenCache, which
+// keys by the text, several entries).
+TEST(Jwt, RefusesANonCanonicalSignature) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  JwtCodec codec(kSecret);
+  TokenCache cache(codec);
+  for (int i = 0; i < 8; ++i) {
+    const auto t = codec.Sign({"user-" + std::to_string(i), i % 2 == 0}, 2000);
+    ASSERT_TRUE(codec.Verify(t, 1000));
+    const auto last = kAlphabet.find(t.back());
+    ASSERT_EQ(last % 4, 0u) << t;  // canonical: the unused bits are zero
+    for (std::size_t unused = 1; unused < 4; ++unused) {
+      auto same_bytes = t;
+      same_bytes.back() = kAlphabet[last + unused];
+      ASSERT_EQ(Base64UrlDecode(same_bytes.substr(same_bytes.rfind('.') + 1)),
+                Base64UrlDecode(t.substr(t.rfind('.') + 1)));
+      EXPECT_FALSE(codec.Verify(same_bytes, 1000)) << same_bytes;
+      EXPECT_EQ(cache.Verify(same_bytes, 1000), nullptr) << same_bytes;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ticketing::auth
