@@ -1,11 +1,12 @@
 #include "fuzz/api_rig.hpp"
 
-#include <spdlog/spdlog.h>
+#include "common/iso_time.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -47,6 +48,23 @@ std::pair<std::string_view, std::size_t> FirstSegment(std::string_view target) {
     path.remove_prefix(slash);
   }
   return {first, n};
+}
+
+// Every "...At" string in `v` (at any depth) is a time ParseIsoUtcMs reads, as clients (and the
+// load generator) read it.
+bool TimesReadBack(const json::value& v) {
+  if (const auto* a = v.if_array()) {
+    for (const auto& e : *a) {
+      if (!TimesReadBack(e)) return false;
+    }
+  }
+  if (const auto* o = v.if_object()) {
+    for (const auto& [key, e] : *o) {
+      if (key.ends_with("At") && e.is_string() && !ParseIsoUtcMs(e.as_string())) return false;
+      if (!TimesReadBack(e)) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -141,6 +159,7 @@ void ApiRig::Check(const http::Request& req, http::Response& res) {
         Fail("error body lacks error.code / error.message strings", req, res);
       }
     }
+    if (!TimesReadBack(body)) Fail("a time (a \"...At\" string) does not read back", req, res);
   }
 
   // Authorization: a 2xx from an admin route needs the admin token, from a buyer's route one

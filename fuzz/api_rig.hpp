@@ -1,15 +1,15 @@
 #pragma once
 // What the request-path and body fuzz targets share: one Api over fake services (no storage),
 // valid tokens for it, a runner for Api::Handle, and the invariants every response must keep.
-#include <cstdint>
-#include <string>
-#include <string_view>
-
 #include "auth/jwt.hpp"
 #include "http/api.hpp"
 #include "http/fake_services.hpp"
 #include "http/server.hpp"
 #include "queue/admission.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace ticketing::fuzz {
 

@@ -2,10 +2,10 @@
 // valid headers, so that every execution reaches ParseBody and the field readers in api.cpp
 // (IntField, StringField, PriceField, SaleStartField, QueueField). Byte 0 picks the route, byte 1
 // how the fakes answer (ApiRig::Configure); the rest is the body.
+#include "fuzz/api_rig.hpp"
+
 #include <cstddef>
 #include <cstdint>
-
-#include "fuzz/api_rig.hpp"
 
 namespace {
 

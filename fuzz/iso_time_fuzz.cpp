@@ -1,14 +1,14 @@
 // ISO-8601 <-> unix ms (src/common/iso_time.hpp): what ParseIsoUtcMs accepts must be a time
 // FormatIsoUtcMs can write (1970-01-01 to 9999-12-31, UTC) and must read back unchanged from
 // what it writes; and every such time formats into something ParseIsoUtcMs reads back.
+#include "common/iso_time.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-
-#include "common/iso_time.hpp"
 
 namespace {
 

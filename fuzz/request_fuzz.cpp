@@ -3,10 +3,10 @@
 // ApiRig::Check. Input: byte 0 picks the credentials added to every request (Auth, % 4),
 // byte 1 how the fakes answer (ApiRig::Configure), then raw HTTP/1.1: up to 4 pipelined
 // requests, as one keep-alive connection would carry them.
+#include "fuzz/api_rig.hpp"
+
 #include <cstddef>
 #include <cstdint>
-
-#include "fuzz/api_rig.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ticketing;

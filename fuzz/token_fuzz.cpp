@@ -12,7 +12,11 @@
 //   4 admission fields: byte 1 the product, then "<user>\n<ticket>\n<expiry digits>": Sign then
 //     Verify gives the ticket back (when the ticket can be carried: non-empty, no '.', token
 //     of at most 256 characters), honours the expiry, and refuses another buyer or product.
+#include "auth/jwt.hpp"
+#include "queue/admission.hpp"
+
 #include <boost/json.hpp>
+
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -21,9 +25,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "auth/jwt.hpp"
-#include "queue/admission.hpp"
 
 namespace {
 

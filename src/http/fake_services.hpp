@@ -2,17 +2,17 @@
 // In-memory stand-ins for the purchase and waiting-room services, for the API unit tests and the
 // request-path fuzz target (fuzz/): every call answers `next` (or throws UnavailableError when
 // `throw_unavailable`), with fixed plausible values, and remembers what it was asked.
+#include "common/errors.hpp"
+#include "purchase/service.hpp"
+#include "queue/admission.hpp"
+#include "queue/service.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "common/errors.hpp"
-#include "purchase/service.hpp"
-#include "queue/admission.hpp"
-#include "queue/service.hpp"
 
 namespace ticketing::http {
 
