@@ -96,7 +96,7 @@ std::optional<Identity> Expected(std::string_view header, std::string_view claim
   if (!sub || !sub->is_string() || sub->as_string().empty() || sub->as_string().size() > 128) {
     return std::nullopt;
   }
-  if (!exp || !exp->is_number() || exp->to_number<double>() <= static_cast<double>(kNow)) {
+  if (!exp || !exp->is_number() || !(exp->to_number<double>() > static_cast<double>(kNow))) {
     return std::nullopt;
   }
   const json::value* role = c.as_object().if_contains("role");

@@ -228,7 +228,8 @@ std::optional<JwtCodec::Verified> JwtCodec::VerifyToken(std::string_view token,
   else if (exp->is_uint64()) exp_value = static_cast<double>(exp->as_uint64());
   else if (exp->is_double()) exp_value = exp->as_double();
   else return std::nullopt;
-  if (exp_value <= static_cast<double>(now)) return std::nullopt;
+  // Written so that NaN is refused too (Boost.JSON 1.81 reads 0e400 as NaN).
+  if (!(exp_value > static_cast<double>(now))) return std::nullopt;
   Verified v;
   v.exp = exp_value;
   v.who.user = std::string(sub->as_string());

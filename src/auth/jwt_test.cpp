@@ -106,6 +106,26 @@ TEST(Jwt, DecodingPathsAgree) {
   EXPECT_FALSE(codec.Verify(t.substr(0, d1) + "." + "abcde" + t.substr(d2), 1000));
 }
 
+// Boost.JSON 1.81 reads 0e400 (zero with a large exponent) as NaN, and a NaN `exp` passed the
+// `exp <= now` refusal: a token that never expired for JwtCodec, while TokenCache (`exp > now`)
+// refused it on its second use. Found by fuzz/token_fuzz.cpp (TokenCache against Verify).
+TEST(Jwt, RefusesAnExpThatIsNotANumber) {
+  JwtCodec codec(kSecret);
+  TokenCache cache(codec);
+  auto sign = [&](std::string claims) {
+    std::string s =
+        Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(claims);
+    return s + "." + Base64UrlEncode(HmacSha256(kSecret, s));
+  };
+  for (const char* exp : {"0e400", "-0E4000060", "0.0e99999"}) {
+    const auto t = sign(std::string(R"({"sub":"a","exp":)") + exp + "}");
+    EXPECT_FALSE(codec.Verify(t, 1000)) << exp;
+    EXPECT_EQ(cache.Verify(t, 1000), nullptr) << exp;
+    EXPECT_EQ(cache.Verify(t, 1000), nullptr) << exp;
+  }
+  EXPECT_TRUE(codec.Verify(sign(R"({"sub":"a","exp":1e400})"), 1000));  // +inf: later than now
+}
+
 // A 32-byte signature is 43 base64url characters; the last one carries 4 bits of it and 2 bits
 // that decode to nothing, so 4 texts decode to the same bytes. Found by fuzz/token_fuzz.cpp: only
 // the text Sign writes may verify, or one identity has several token texts (and TokenCache, which
