@@ -106,5 +106,50 @@ TEST(Jwt, DecodingPathsAgree) {
   EXPECT_FALSE(codec.Verify(t.substr(0, d1) + "." + "abcde" + t.substr(d2), 1000));
 }
 
+// Boost.JSON 1.81 reads 0e400 (zero with a large exponent) as NaN, and a NaN `exp` passed the
+// `exp <= now` refusal: a token that never expired for JwtCodec, while TokenCache (`exp > now`)
+// refused it on its second use. Found by fuzz/token_fuzz.cpp (TokenCache against Verify).
+TEST(Jwt, RefusesAnExpThatIsNotANumber) {
+  JwtCodec codec(kSecret);
+  TokenCache cache(codec);
+  auto sign = [&](std::string claims) {
+    std::string s =
+        Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(claims);
+    return s + "." + Base64UrlEncode(HmacSha256(kSecret, s));
+  };
+  for (const char* exp : {"0e400", "-0E4000060", "0.0e99999"}) {
+    const auto t = sign(std::string(R"({"sub":"a","exp":)") + exp + "}");
+    EXPECT_FALSE(codec.Verify(t, 1000)) << exp;
+    EXPECT_EQ(cache.Verify(t, 1000), nullptr) << exp;
+    EXPECT_EQ(cache.Verify(t, 1000), nullptr) << exp;
+  }
+  EXPECT_TRUE(codec.Verify(sign(R"({"sub":"a","exp":1e400})"), 1000));  // +inf: later than now
+}
+
+// A 32-byte signature is 43 base64url characters; the last one carries 4 bits of it and 2 bits
+// that decode to nothing, so 4 texts decode to the same bytes. Found by fuzz/token_fuzz.cpp: only
+// the text Sign writes may verify, or one identity has several token texts (and TokenCache, which
+// keys by the text, several entries).
+TEST(Jwt, RefusesANonCanonicalSignature) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  JwtCodec codec(kSecret);
+  TokenCache cache(codec);
+  for (int i = 0; i < 8; ++i) {
+    const auto t = codec.Sign({"user-" + std::to_string(i), i % 2 == 0}, 2000);
+    ASSERT_TRUE(codec.Verify(t, 1000));
+    const auto last = kAlphabet.find(t.back());
+    ASSERT_EQ(last % 4, 0u) << t;  // canonical: the unused bits are zero
+    for (std::size_t unused = 1; unused < 4; ++unused) {
+      auto same_bytes = t;
+      same_bytes.back() = kAlphabet[last + unused];
+      ASSERT_EQ(Base64UrlDecode(same_bytes.substr(same_bytes.rfind('.') + 1)),
+                Base64UrlDecode(t.substr(t.rfind('.') + 1)));
+      EXPECT_FALSE(codec.Verify(same_bytes, 1000)) << same_bytes;
+      EXPECT_EQ(cache.Verify(same_bytes, 1000), nullptr) << same_bytes;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ticketing::auth

@@ -33,8 +33,13 @@ constexpr bool Digits(std::string_view s, std::size_t pos, std::size_t n, int& o
 
 }  // namespace detail
 
+// 9999-12-31T23:59:59.999Z, the last time ParseIsoUtcMs accepts and FormatIsoUtcMs writes.
+inline constexpr std::int64_t kMaxIsoUtcMs = 253402300799999;
+
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (years 1970-9999; the fraction is
-// cut to milliseconds; a zone is required, an offset is converted to UTC). nullopt if malformed.
+// cut to milliseconds; a zone is required, an offset is converted to UTC). nullopt if malformed,
+// or if the time in UTC is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59.999Z, the range
+// FormatIsoUtcMs writes (an offset can move a time written in range out of it).
 constexpr std::optional<std::int64_t> ParseIsoUtcMs(std::string_view s) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!detail::Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' ||
@@ -83,10 +88,12 @@ constexpr std::optional<std::int64_t> ParseIsoUtcMs(std::string_view s) {
       detail::DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t seconds =
       days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * 1000 + millis;
+  const std::int64_t ms = seconds * 1000 + millis;
+  if (ms < 0 || ms > kMaxIsoUtcMs) return std::nullopt;
+  return ms;
 }
 
-// "YYYY-MM-DDTHH:MM:SS.mmmZ" for unix ms >= 0.
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" for unix ms from 0 to kMaxIsoUtcMs.
 inline std::string FormatIsoUtcMs(std::int64_t ms) {
   std::int64_t days = ms / 86400000;
   std::int64_t rest = ms % 86400000;

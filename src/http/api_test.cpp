@@ -2,8 +2,8 @@
 // purchase service (storage is covered by the integration tests).
 #include "http/api.hpp"
 #include "http/api_test_support.hpp"
+#include "http/fake_services.hpp"
 
-#include "common/errors.hpp"
 #include "http/response.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,50 +21,6 @@ using purchase::Outcome;
 const std::string kSecret(32, 'k');
 constexpr std::int64_t kNow = 1'800'000'000;
 
-class FakeService : public purchase::Service {
- public:
-  Outcome next = Outcome::kOk;
-  bool throw_unavailable = false;
-  std::string last_user;
-  std::int64_t last_product = 0;
-  int last_quantity = 0;
-  int reserves = 0;
-  bool known_sold_out = false;
-
-  bool KnownSoldOut(std::int64_t, int) override { return known_sold_out; }
-  net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
-                                                                  std::int64_t product_id,
-                                                                  int quantity) override {
-    if (throw_unavailable) throw UnavailableError("redis: connection refused");
-    last_user = user;
-    last_product = product_id;
-    last_quantity = quantity;
-    ++reserves;
-    co_return purchase::Result<purchase::Reservation>{
-        next, {"7-" + std::string(32, 'a'), product_id, quantity, "held", 1000'000, 700'000}};
-  }
-  net::awaitable<purchase::ConfirmResult> Confirm(std::string user, std::string rid) override {
-    last_user = user;
-    co_return purchase::ConfirmResult{next, {5, rid, 7, 1, 1999}, true};
-  }
-  net::awaitable<Outcome> Cancel(std::string, std::string) override { co_return next; }
-  net::awaitable<purchase::Result<purchase::Reservation>> GetReservation(std::string,
-                                                                         std::string rid) override {
-    co_return purchase::Result<purchase::Reservation>{next, {rid, 7, 1, "held", 1000, 0}};
-  }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
-    co_return purchase::Product{9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit,
-                                p.hold_seconds};
-  }
-  net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t id) override {
-    co_return purchase::Result<purchase::Product>{next, {id, "Gig", 4950, 100, 42, 1, 300}};
-  }
-  net::awaitable<purchase::Result<purchase::StockSync>> SyncStock(std::int64_t) override {
-    co_return purchase::Result<purchase::StockSync>{next, {10, 8, 9, 1}};
-  }
-  net::awaitable<purchase::Readiness> CheckReady() override { co_return purchase::Readiness{true, false}; }
-};
-
 class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : jwt_(kSecret), api_(fake_, jwt_, [] { return kNow; }) {}
@@ -78,7 +34,7 @@ class ApiTest : public ::testing::Test {
   static json::value Body(const Response& r) { return ResponseJson(r); }
   static std::string Code(const Response& r) { return ErrorCode(r); }
 
-  FakeService fake_;
+  FakePurchase fake_;
   auth::JwtCodec jwt_;
   Api api_;
 };
@@ -270,6 +226,27 @@ TEST(ErrorResponseTest, SameBytesAsTheJsonTree) {
     EXPECT_EQ(r.result_int(), 409);
     EXPECT_EQ(r[bhttp::field::content_type], "application/json");
   }
+}
+
+// The 404 echoes the path, which may hold any bytes; the body must still be JSON, that is UTF-8
+// (RFC 8259 §8.1): a strict client could not read the error otherwise. Found by
+// fuzz/request_fuzz.cpp.
+TEST_F(ApiTest, ErrorBodyIsValidJsonWhateverThePathHolds) {
+  const std::string targets[] = {"/caf\xf6",          "/cut\xc3",      "/surrogate\xed\xa0\x80",
+                                 "/overlong\xc0\xaf", "/big\xf4\x90\x80\x80", "/\xff\xfe",
+                                 "/ok-caf\xc3\xa9"};
+  for (const auto& target : targets) {
+    auto r = Call(bhttp::verb::get, target);
+    EXPECT_EQ(r.result_int(), 404);
+    boost::system::error_code ec;
+    auto body = json::parse(r.body(), ec);
+    ASSERT_FALSE(ec) << r.body();
+    EXPECT_EQ(body.at("error").at("code").as_string(), "NOT_FOUND");
+  }
+  auto r = Call(bhttp::verb::get, "/ok-caf\xc3\xa9");  // valid UTF-8 is kept as it is
+  EXPECT_EQ(Body(r).at("error").at("message").as_string(), "no route for /ok-caf\xc3\xa9");
+  r = Call(bhttp::verb::get, "/a\xf6" "b");  // an invalid byte becomes U+FFFD
+  EXPECT_EQ(Body(r).at("error").at("message").as_string(), "no route for /a\xef\xbf\xbd" "b");
 }
 
 TEST_F(ApiTest, NumbersInsideStringsAreNotRewritten) {

@@ -65,11 +65,52 @@ Response Json(unsigned status, const boost::json::value& body) {
 
 namespace {
 
-// `text` as a JSON string, as boost::json::serialize writes it.
+// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, surrogates or
+// code points past U+10FFFF) that starts `s`, or 0.
+std::size_t Utf8SequenceLength(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto tail = [&](std::size_t i) { return i < s.size() && (b(i) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return tail(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!tail(1) || !tail(2)) return 0;
+    if ((c == 0xe0 && b(1) < 0xa0) || (c == 0xed && b(1) > 0x9f)) return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!tail(1) || !tail(2) || !tail(3)) return 0;
+    if ((c == 0xf0 && b(1) < 0x90) || (c == 0xf4 && b(1) > 0x8f)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD. JSON text is
+// UTF-8 (RFC 8259 §8.1) and boost::json::serialize copies a string's bytes as they are, so a
+// message that echoes request bytes (a 404's path) would otherwise make the body unreadable.
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  while (!text.empty()) {
+    const std::size_t n = Utf8SequenceLength(text);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, n));
+      text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
+// `text` as a JSON string, as boost::json::serialize writes it (after ValidUtf8).
 void AppendJsonString(std::string& out, std::string_view text) {
   for (unsigned char c : text) {
     if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) {
-      out += boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+      const std::string valid = ValidUtf8(text);
+      out += boost::json::serialize(boost::json::string_view(valid.data(), valid.size()));
       return;
     }
   }

@@ -46,8 +46,10 @@ std::optional<std::string> AdmissionCodec::Verify(std::string_view token, std::s
   std::int64_t exp = 0;
   auto [p, ec] = std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exp);
   if (ec != std::errc() || p != exp_text.data() + exp_text.size()) return std::nullopt;
-  auto mac = auth::Base64UrlDecode(token.substr(d2 + 1));
-  if (!mac || !auth::SafeEqual(*mac, Mac(product_id, user, ticket, exp_text))) {
+  // The MAC as text, as Sign writes it (decoding would accept other spellings of the last
+  // character, whose low 2 bits base64url leaves unused).
+  if (!auth::SafeEqual(token.substr(d2 + 1),
+                       auth::Base64UrlEncode(Mac(product_id, user, ticket, exp_text)))) {
     return std::nullopt;
   }
   if (now_ms && exp <= *now_ms) return std::nullopt;

@@ -50,5 +50,25 @@ TEST(AdmissionCodec, RefusesMalformed) {
   EXPECT_FALSE(codec.Verify(std::string(300, 'a'), "alice", 7, 0));
 }
 
+// The MAC's last base64url character has 2 bits that decode to nothing (see jwt_test's
+// RefusesANonCanonicalSignature); only the text Sign writes may verify. Found by
+// fuzz/token_fuzz.cpp.
+TEST(AdmissionCodec, RefusesANonCanonicalMac) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  AdmissionCodec codec(kSecret);
+  for (int i = 0; i < 8; ++i) {
+    const auto token = codec.Sign(7, "alice", kTicket, kNow + 60'000 + i);
+    ASSERT_TRUE(codec.Verify(token, "alice", 7, kNow));
+    const auto last = kAlphabet.find(token.back());
+    ASSERT_EQ(last % 4, 0u) << token;
+    for (std::size_t unused = 1; unused < 4; ++unused) {
+      auto same_bytes = token;
+      same_bytes.back() = kAlphabet[last + unused];
+      EXPECT_FALSE(codec.Verify(same_bytes, "alice", 7, kNow)) << same_bytes;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ticketing::queue

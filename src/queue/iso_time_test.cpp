@@ -32,6 +32,21 @@ TEST(IsoTime, RejectsMalformed) {
   }
 }
 
+// An offset can move a time written within 1970-9999 out of it: 1970-01-01T00:00:00+01:00 is
+// before the epoch, 9999-12-31T23:00:00-01:00 in the year 10000. Accepted, they came back from
+// FormatIsoUtcMs as "1970-01-01T-1:00:00.000Z" and "10000-01-01T00:00:00.000Z", which nothing
+// reads (a saleStartsAt an admin set, shown on the product). Found by fuzz/iso_time_fuzz.cpp.
+TEST(IsoTime, RejectsOffsetsThatLeaveTheRange) {
+  for (const char* bad : {"1970-01-01T00:00:00+01:00", "1970-01-01T00:59:59.999+01:00",
+                          "1970-01-01T00:00:00+00:01", "9999-12-31T23:00:00-01:00",
+                          "9999-12-31T23:59:59-00:01"}) {
+    EXPECT_FALSE(ParseIsoUtcMs(bad)) << bad;
+  }
+  EXPECT_EQ(ParseIsoUtcMs("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(ParseIsoUtcMs("9999-12-31T22:59:59.999-01:00"), 253402300799999);
+  EXPECT_EQ(FormatIsoUtcMs(253402300799999), "9999-12-31T23:59:59.999Z");
+}
+
 TEST(IsoTime, FormatsAndRoundTrips) {
   EXPECT_EQ(FormatIsoUtcMs(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatIsoUtcMs(1795523405123), "2026-11-24T12:30:05.123Z");

@@ -9,6 +9,7 @@
 
 #include "http/api.hpp"
 #include "http/api_test_support.hpp"
+#include "http/fake_services.hpp"
 #include "queue/admission.hpp"
 
 namespace ticketing::http {
@@ -20,101 +21,12 @@ using purchase::Outcome;
 const std::string kSecret(32, 'k');
 constexpr std::int64_t kNow = 1'800'000'000;
 
-class FakePurchase : public purchase::Service {
- public:
-  Outcome next = Outcome::kOk;
-  int reserves = 0;
-  std::string last_ticket;
-
-  net::awaitable<purchase::Result<purchase::Reservation>> Reserve(std::string user,
-                                                                  std::int64_t product,
-                                                                  int q) override {
-    return ReserveWithAdmission(std::move(user), product, q, "", "");
-  }
-  net::awaitable<purchase::Result<purchase::Reservation>> ReserveWithAdmission(
-      std::string, std::int64_t product, int q, std::string ticket, std::string) override {
-    ++reserves;
-    last_ticket = ticket;
-    co_return purchase::Result<purchase::Reservation>{
-        next, {"7-" + std::string(32, 'a'), product, q, "held", 1000'000, 700'000}};
-  }
-  net::awaitable<purchase::ConfirmResult> Confirm(std::string, std::string) override {
-    co_return purchase::ConfirmResult{};
-  }
-  net::awaitable<Outcome> Cancel(std::string, std::string) override { co_return next; }
-  net::awaitable<purchase::Result<purchase::Reservation>> GetReservation(std::string,
-                                                                         std::string) override {
-    co_return purchase::Result<purchase::Reservation>{};
-  }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
-    co_return purchase::Product{9,       p.name,           p.price_cents,  p.stock,
-                                p.stock, p.per_user_limit, p.hold_seconds, p.sale_starts_at_ms,
-                                p.queue};
-  }
-  net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t) override {
-    co_return purchase::Result<purchase::Product>{};
-  }
-  net::awaitable<purchase::Result<purchase::Product>> UpdateProduct(
-      std::int64_t id, purchase::ProductChanges c) override {
-    last_changes = c;
-    co_return purchase::Result<purchase::Product>{next, {id, "Gig", 100, 5, 5, 1, 60}};
-  }
-  net::awaitable<purchase::Result<purchase::StockSync>> SyncStock(std::int64_t) override {
-    co_return purchase::Result<purchase::StockSync>{};
-  }
-  net::awaitable<purchase::Readiness> CheckReady() override { co_return purchase::Readiness{}; }
-
-  purchase::ProductChanges last_changes;
-};
-
-class FakeQueue : public queue::Service {
- public:
-  explicit FakeQueue(const queue::AdmissionCodec& codec) : codec_(codec) {}
-  Outcome next = Outcome::kOk;
-  std::string last_ticket;
-
-  net::awaitable<purchase::Result<queue::Place>> Join(std::string, std::int64_t) override {
-    queue::Place p;
-    p.ticket = "7-" + std::string(32, 'b');
-    p.state = "waiting";
-    p.position = 3;
-    p.ahead_of_you = 2;
-    p.eta_seconds = 1;
-    co_return purchase::Result<queue::Place>{next, p};
-  }
-  net::awaitable<purchase::Result<queue::Place>> Status(std::string, std::int64_t,
-                                                        std::string ticket) override {
-    last_ticket = ticket;
-    queue::Place p;
-    p.ticket = ticket;
-    p.state = "admitted";
-    p.admission_token = "tok";
-    p.admission_expires_at_ms = 1'800'000'060'000;
-    co_return purchase::Result<queue::Place>{next, p};
-  }
-  net::awaitable<purchase::Result<queue::LineInfo>> Info(std::int64_t id) override {
-    queue::LineInfo i;
-    i.product_id = id;
-    i.enabled = true;
-    i.length = 42;
-    i.sold_out = true;
-    co_return purchase::Result<queue::LineInfo>{next, i};
-  }
-  std::optional<std::string> VerifyAdmission(std::string_view token, std::string_view user,
-                                             std::int64_t product) const override {
-    return codec_.Verify(token, user, product, kNow * 1000);
-  }
-
- private:
-  const queue::AdmissionCodec& codec_;
-};
-
 class QueueApiTest : public ::testing::Test {
  protected:
   QueueApiTest()
       : jwt_(kSecret),
         codec_(kSecret),
-        queue_(codec_),
+        queue_(codec_, kNow * 1000),
         api_(
             purchase_, jwt_, [] { return kNow; }, &queue_) {}
 
