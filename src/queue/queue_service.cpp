@@ -91,6 +91,7 @@ net::awaitable<Result<Place>> QueueService::Join(std::string user, std::int64_t 
   if (tag == "NOT_FOUND") co_return Result<Place>{Outcome::kProductNotFound, {}};
   if (tag == "QUEUE_OFF") co_return Result<Place>{Outcome::kQueueNotEnabled, {}};
   if (tag == "FULL") co_return Result<Place>{Outcome::kQueueFull, {}};
+  if (tag == "PAUSED") co_return Result<Place>{Outcome::kSalePaused, {}};
   co_return Result<Place>{Outcome::kOk, ToPlace(reply, product_id, user)};
 }
 

@@ -1,4 +1,4 @@
--- Checks the product, its sale start, stock, the waiting-room admission (queue-enabled
+-- Checks the product, that its sale is not paused, its sale start, stock, the waiting-room admission (queue-enabled
 -- products only) and the buyer's limit, then takes the units, writes the hold, schedules its
 -- expiry and uses up the admission, all at once.
 -- KEYS[1] prefix:info  KEYS[2] prefix:avail  KEYS[3] prefix:exp  KEYS[4] prefix:u:<user>
@@ -7,10 +7,11 @@
 -- ARGV[6] admission ticket ('' if none was presented)
 -- ARGV[7] idempotency key ('' if none): the same buyer, product and key get the first hold back
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
+--    | {'SALE_PAUSED'} (an admin paused the sale: info.paused = '1')
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
 --    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
 local qty = tonumber(ARGV[2])
-local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
+local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 local now = now_ms()
 local ikey = nil
@@ -25,6 +26,7 @@ if ARGV[7] and ARGV[7] ~= '' then
     end
   end
 end
+if info[5] == '1' then return {'SALE_PAUSED'} end
 if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
 local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end

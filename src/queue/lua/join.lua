@@ -5,9 +5,9 @@
 -- ARGV[1] prefix  ARGV[2] user  ARGV[3] new ticket  ARGV[4] random order in [0, 2^52)
 -- ARGV[5] max waiting  ARGV[6] retain ms (tickets and the line: counted from the later of now
 -- and the sale start)
--- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'}
+-- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'} | {'PAUSED'} (new joiners only)
 local prefix = ARGV[1]
-local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start')
+local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
 local now = now_ms()
@@ -24,6 +24,8 @@ end
 if ticket then
   redis.call('ZADD', prefix .. ':q:seen', 'XX', now, ticket)
 else
+  -- While an admin has the sale paused, nobody new joins; those in the line keep their place.
+  if info[4] == '1' then return {'PAUSED'} end
   if redis.call('ZCARD', prefix .. ':q:line') >= tonumber(ARGV[5]) then return {'FULL'} end
   ticket = ARGV[3]
   local order
