@@ -79,7 +79,8 @@ const std::vector<Migration> kMigrations = {
          "ALTER TABLE orders ADD COLUMN refunded_at TIMESTAMP(3) NULL, "
          "ADD KEY orders_product_id (product_id, id)",
      }},
-    // Who did what to which product or order, and when, with the state before and after.
+    // Who did what to which product or order, and when, with the state before and after; an
+    // admin's Idempotency-Key makes a retried stock change find the first one.
     {6,
      {
          R"sql(CREATE TABLE IF NOT EXISTS audit_log (
@@ -91,7 +92,9 @@ const std::vector<Migration> kMigrations = {
   order_id BIGINT UNSIGNED NULL,
   before_json TEXT NULL,
   after_json TEXT NULL,
-  KEY audit_product (product_id, id)
+  idempotency_key VARCHAR(64) NULL,
+  KEY audit_product (product_id, id),
+  UNIQUE KEY audit_idempotency (admin, idempotency_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
      }},
     // {7, {"ALTER TABLE ..."}},  <- next migration goes here

@@ -685,7 +685,12 @@ struct Api::Handlers {
     const bool add = body.contains("add");
     if (add == body.contains("remove")) Invalid("give exactly one of add and remove");
     const auto n = IntField(body, add ? "add" : "remove", 1, 100'000'000);
-    auto r = co_await api.purchase_.ChangeStock(m.who.user, *id, add ? n : -n);
+    // A retried change (its first answer lost to a timeout) with the same key happens once.
+    std::string key(req["Idempotency-Key"]);
+    if (!ValidIdempotencyKey(key)) {
+      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+    }
+    auto r = co_await api.purchase_.ChangeStock(m.who.user, *id, add ? n : -n, std::move(key));
     if (r.outcome == Outcome::kStockInUse) {
       co_return Json(409, {{"error",
                             {{"code", "STOCK_IN_USE"},
@@ -694,11 +699,16 @@ struct Api::Handlers {
                                              "stay)"}}},
                            {"removable", r.value.removable}});
     }
+    if (r.outcome == Outcome::kIdempotencyConflict) {
+      co_return Error(409, "IDEMPOTENCY_CONFLICT",
+                      "this Idempotency-Key was used for another stock change");
+    }
     if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
     co_return Json(200, {{"productId", *id},
                          {"totalStock", r.value.total},
                          {"databaseStock", r.value.database_stock},
-                         {"available", r.value.available}});
+                         {"available", r.value.available},
+                         {"repeated", r.value.repeated}});
   }
 
   template <bool kPause>

@@ -114,7 +114,9 @@ constexpr std::string_view kSchemas = R"json({
     "required": ["productId", "totalStock", "databaseStock", "available"],
     "properties": {
       "productId": {"type": "integer"}, "totalStock": {"type": "integer"},
-      "databaseStock": {"type": "integer"}, "available": {"type": "integer"}}},
+      "databaseStock": {"type": "integer"}, "available": {"type": "integer"},
+      "repeated": {"type": "boolean",
+        "description": "an earlier call with the same Idempotency-Key made this change"}}},
   "Cursor": {"type": ["string", "null"], "description": "pass as ?cursor= for the next page; null on the last"},
   "ProductPage": {"type": "object", "required": ["items", "nextCursor"], "properties": {
     "items": {"type": "array", "items": {"$ref": "#/components/schemas/AdminProduct"}},
@@ -236,12 +238,14 @@ std::string Build() {
       params.push_back(QueryParameter(q.substr(0, comma)));
       q = comma == std::string_view::npos ? std::string_view() : q.substr(comma + 1);
     }
-    if (r.path == "/purchase/reserve") {
+    if (r.path == "/purchase/reserve" || r.path == "/admin/products/{id}/stock") {
       params.push_back({{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
                         {"schema", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._:-]{1,64}$"}}}});
-      params.push_back({{"name", "X-Admission-Token"}, {"in", "header"}, {"required", false},
-                        {"description", "from the waiting room, for a queue-enabled product"},
-                        {"schema", {{"type", "string"}}}});
+      if (r.path == "/purchase/reserve") {
+        params.push_back({{"name", "X-Admission-Token"}, {"in", "header"}, {"required", false},
+                          {"description", "from the waiting room, for a queue-enabled product"},
+                          {"schema", {{"type", "string"}}}});
+      }
     }
     if (!params.empty()) op["parameters"] = std::move(params);
     if (!r.request.empty()) {

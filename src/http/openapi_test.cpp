@@ -80,7 +80,8 @@ class FullService : public purchase::Service {
     f.confirming = 2;
     co_return purchase::Result<purchase::ProductFigures>{Outcome::kOk, f};
   }
-  R<purchase::StockChange> ChangeStock(std::string, std::int64_t, std::int64_t) override {
+  R<purchase::StockChange> ChangeStock(std::string, std::int64_t, std::int64_t,
+                                       std::string) override {
     co_return purchase::Result<purchase::StockChange>{Outcome::kOk, {110, 60, 52, 0}};
   }
   R<purchase::Product> SetPaused(std::string, std::int64_t id, bool paused) override {

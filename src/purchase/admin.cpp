@@ -58,8 +58,38 @@ std::optional<OrderRow> SelectOrderRow(db::Connection& c, std::int64_t order_id,
   return OrderRowFrom(rows.rows[0]);
 }
 
-std::string StockJson(std::int64_t total, std::int64_t stock) {
-  return json::serialize(json::object{{"totalStock", total}, {"stock", stock}});
+// `change` (the after side of a stock change) lets a retry with the same key find it.
+std::string StockJson(std::int64_t total, std::int64_t stock, std::int64_t change = 0) {
+  json::object o{{"totalStock", total}, {"stock", stock}};
+  if (change) o["change"] = change;
+  return json::serialize(o);
+}
+
+// The stock change `actor` made earlier under `key`, if any: kOk + repeated with the figures
+// it left (the same product and change), or kIdempotencyConflict. A locking read, so it sees
+// a change committed by a concurrent call that held the product's row lock before us.
+std::optional<Result<StockChange>> EarlierChange(db::Connection& c, const std::string& actor,
+                                                 const std::string& key,
+                                                 std::int64_t product_id, std::int64_t delta) {
+  if (key.empty()) return std::nullopt;
+  auto rows = c.Execute(
+      "SELECT product_id, after_json FROM audit_log WHERE admin = ? AND idempotency_key = ? "
+      "LOCK IN SHARE MODE",
+      {actor, key});
+  if (rows.rows.empty()) return std::nullopt;
+  boost::system::error_code ec;
+  auto after = json::parse(rows.rows[0].at(1).value_or(""), ec);
+  const json::object* o = ec ? nullptr : after.if_object();
+  const json::value* change = o ? o->if_contains("change") : nullptr;
+  if (Int(rows.rows[0].at(0)) != product_id || !change || !change->is_int64() ||
+      change->as_int64() != delta) {
+    return Result<StockChange>{Outcome::kIdempotencyConflict, {}};
+  }
+  StockChange s;
+  s.total = o->at("totalStock").to_number<std::int64_t>();
+  s.database_stock = o->at("stock").to_number<std::int64_t>();
+  s.repeated = true;
+  return Result<StockChange>{Outcome::kOk, s};
 }
 
 // Redis := database for the product, in a transaction of its own; false if that failed (it is
@@ -80,14 +110,15 @@ bool ReconcileAfterCommit(db::Connection& c, redis::BlockingConnection& redis,
 
 void WriteAudit(db::Connection& c, const std::string& actor, std::string_view action,
                 std::int64_t product_id, std::int64_t order_id, const std::string& before,
-                const std::string& after) {
+                const std::string& after, const std::string& idempotency_key) {
   c.Execute(
-      "INSERT INTO audit_log (admin, action, product_id, order_id, before_json, after_json) "
-      "VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO audit_log (admin, action, product_id, order_id, before_json, after_json, "
+      "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
       {actor, std::string(action), product_id ? db::Param(product_id) : db::Param(nullptr),
        order_id ? db::Param(order_id) : db::Param(nullptr),
        before.empty() ? db::Param(nullptr) : db::Param(before),
-       after.empty() ? db::Param(nullptr) : db::Param(after)});
+       after.empty() ? db::Param(nullptr) : db::Param(after),
+       idempotency_key.empty() ? db::Param(nullptr) : db::Param(idempotency_key)});
 }
 
 std::string ProductAuditJson(const Product& p) {
@@ -204,14 +235,17 @@ net::awaitable<Result<ProductFigures>> PurchaseService::GetProductFigures(
 
 net::awaitable<Result<StockChange>> PurchaseService::ChangeStock(std::string actor,
                                                                  std::int64_t product_id,
-                                                                 std::int64_t delta) {
-  auto result = co_await db_.Run([&](db::Connection& c) -> Result<StockChange> {
+                                                                 std::int64_t delta,
+                                                                 std::string key) {
+  auto change = [&](db::Connection& c) -> Result<StockChange> {
     auto redis = ConnectRedis(options_);
+    const auto prefix = keys::Prefix(product_id);
     if (delta > 0) {
       // The database first: until the reconcile below, Redis does not offer the new units.
-      auto after = db::Transaction(c, [&]() -> std::optional<StockChange> {
+      auto after = db::Transaction(c, [&]() -> Result<StockChange> {
         auto p = SelectProductForUpdate(c, product_id);
-        if (!p) return std::nullopt;
+        if (!p) return {Outcome::kProductNotFound, {}};
+        if (auto earlier = EarlierChange(c, actor, key, product_id, delta)) return *earlier;
         if (p->total_stock + delta > kMaxTotal) {
           throw std::invalid_argument("total stock would pass " + std::to_string(kMaxTotal));
         }
@@ -219,36 +253,41 @@ net::awaitable<Result<StockChange>> PurchaseService::ChangeStock(std::string act
                   "WHERE id = ?",
                   {delta, delta, product_id});
         WriteAudit(c, actor, "stock_add", product_id, 0, StockJson(p->total_stock, p->available),
-                   StockJson(p->total_stock + delta, p->available + delta));
-        return StockChange{p->total_stock + delta, p->available + delta, 0, 0};
+                   StockJson(p->total_stock + delta, p->available + delta, delta), key);
+        return {Outcome::kOk, {p->total_stock + delta, p->available + delta, 0, 0}};
       });
-      if (!after) return {Outcome::kProductNotFound, {}};
-      // Committed: now Redis. If this fails, Redis is short of the new units (never over) until
-      // the next stock sync or rebuild.
+      if (after.outcome != Outcome::kOk) return after;
+      // Committed (now, or by the call this one repeats: then this finishes what a crash may
+      // have left undone): Redis gets the units. If this fails, Redis is short of them (never
+      // over) until the next stock sync or rebuild.
       auto sync = db::Transaction(c, [&] { return ReconcileProduct(c, redis, product_id); });
       if (sync) {
-        after->database_stock = sync->database_stock;
-        after->available = sync->after;
+        if (!after.value.repeated) after.value.database_stock = sync->database_stock;
+        after.value.available = sync->after;
       }
-      return {Outcome::kOk, *after};
+      return after;
     }
 
     const std::int64_t units = -delta;
     bool taken = false;
     try {
       return db::Transaction(c, [&]() -> Result<StockChange> {
-        // Locks the row (no confirm commits, no other change runs) and makes Redis agree with
-        // the database, so that Redis' available is exactly the free units.
-        auto sync = ReconcileProduct(c, redis, product_id);
-        if (!sync) return {Outcome::kProductNotFound, {}};
+        if (!SelectProductForUpdate(c, product_id)) return {Outcome::kProductNotFound, {}};
+        if (auto earlier = EarlierChange(c, actor, key, product_id, delta)) {
+          auto avail = redis.Command({"GET", keys::Available(prefix)});
+          if (!avail.IsNil() && !avail.IsError()) earlier->value.available = avail.AsInt();
+          return *earlier;
+        }
+        // Under the row lock (no confirm commits, no other change runs), Redis is made to agree
+        // with the database, so that its available is exactly the free units.
+        ReconcileProduct(c, redis, product_id);
         auto row = c.Execute("SELECT total_stock, stock FROM products WHERE id = ? FOR UPDATE",
                              {product_id});
         const std::int64_t total = Int(row.rows.at(0).at(0));
         const std::int64_t stock = Int(row.rows.at(0).at(1));
         // Redis first: a crash after this leaves Redis short of the units, never over.
         auto take = redis.Eval(Scripts::Get().stock_take,
-                               {keys::Available(keys::Prefix(product_id)),
-                                keys::Info(keys::Prefix(product_id))},
+                               {keys::Available(prefix), keys::Info(prefix)},
                                {std::to_string(units), std::to_string(total - units)});
         if (take.IsError() || take.elements.size() != 2) {
           throw std::runtime_error("stock_take: " + take.str);
@@ -264,7 +303,7 @@ net::awaitable<Result<StockChange>> PurchaseService::ChangeStock(std::string act
             {units, units, product_id, units});
         if (upd.affected_rows != 1) throw std::runtime_error("stock remove: database stock short");
         WriteAudit(c, actor, "stock_remove", product_id, 0, StockJson(total, stock),
-                   StockJson(total - units, stock - units));
+                   StockJson(total - units, stock - units, delta), key);
         return {Outcome::kOk,
                 {total - units, stock - units, take.elements[1].integer, 0}};
       });
@@ -274,8 +313,16 @@ net::awaitable<Result<StockChange>> PurchaseService::ChangeStock(std::string act
       if (taken && !c.Broken()) ReconcileAfterCommit(c, redis, product_id);
       throw;
     }
-  });
-  if (result.outcome == Outcome::kOk) {
+  };
+  Result<StockChange> result;
+  try {
+    result = co_await db_.Run(change);
+  } catch (const db::QueryError& e) {
+    // The same key, at the same moment, for another product: that one got it.
+    if (e.code != db::kErrDuplicateKey) throw;
+    result = {Outcome::kIdempotencyConflict, {}};
+  }
+  if (result.outcome == Outcome::kOk && !result.value.repeated) {
     log::Info("stock_changed", {{"product", product_id}, {"delta", delta}, {"admin", actor}});
   }
   co_return result;

@@ -58,7 +58,8 @@ class PurchaseService final : public Service {
   net::awaitable<Result<Page<Product>>> ListProducts(std::int64_t after_id, int limit) override;
   net::awaitable<Result<ProductFigures>> GetProductFigures(std::int64_t product_id) override;
   net::awaitable<Result<StockChange>> ChangeStock(std::string actor, std::int64_t product_id,
-                                                  std::int64_t delta) override;
+                                                  std::int64_t delta,
+                                                  std::string idempotency_key) override;
   net::awaitable<Result<Product>> SetPaused(std::string actor, std::int64_t product_id,
                                             bool paused) override;
   net::awaitable<Result<Page<HoldRow>>> ListHolds(std::int64_t product_id, std::string state,
@@ -94,9 +95,10 @@ std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservati
 // The product row, locked (SELECT ... FOR UPDATE) until the caller's transaction ends.
 std::optional<Product> SelectProductForUpdate(db::Connection& c, std::int64_t product_id);
 // Appends an audit_log row in the caller's transaction. `before`/`after`: JSON text ("" none).
+// A non-empty `idempotency_key` must be new for this admin (else QueryError, duplicate key).
 void WriteAudit(db::Connection& c, const std::string& actor, std::string_view action,
                 std::int64_t product_id, std::int64_t order_id, const std::string& before,
-                const std::string& after);
+                const std::string& after, const std::string& idempotency_key = "");
 // A product's settings and stock as the audit trail records them (JSON text).
 std::string ProductAuditJson(const Product& p);
 // The product's Redis info fields as sync_stock.lua takes them: name, priceCents, limit,

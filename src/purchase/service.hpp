@@ -145,6 +145,7 @@ struct StockChange {
   std::int64_t database_stock = 0;  // after
   std::int64_t available = 0;       // Redis' after
   std::int64_t removable = 0;       // kStockInUse: the most a remove could take now
+  bool repeated = false;            // an earlier call with the same Idempotency-Key made it
 };
 
 struct Refund {
@@ -249,11 +250,14 @@ class Service {
     co_return Result<ProductFigures>{Outcome::kProductNotFound, {}};
   }
   // Adds (delta > 0) or removes (delta < 0) units of total and stock, atomically against
-  // reserves and confirms. A remove takes only free units. -> kOk, kProductNotFound,
-  // kStockInUse (value.removable says how many were free).
+  // reserves and confirms. A remove takes only free units. With `idempotency_key` (may be ""),
+  // a repeat by the same admin changes nothing and answers the first change (repeated).
+  // -> kOk, kProductNotFound, kStockInUse (value.removable says how many were free),
+  // kIdempotencyConflict (the key was used for another change).
   virtual net::awaitable<Result<StockChange>> ChangeStock(std::string /*actor*/,
                                                           std::int64_t /*product_id*/,
-                                                          std::int64_t /*delta*/) {
+                                                          std::int64_t /*delta*/,
+                                                          std::string /*idempotency_key*/) {
     co_return Result<StockChange>{Outcome::kProductNotFound, {}};
   }
   // Pauses or resumes the sale (idempotent). -> kOk, kProductNotFound.

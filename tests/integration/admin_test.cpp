@@ -254,6 +254,44 @@ TEST_F(Admin, RemoveTakesOnlyFreeUnits) {
   stores_.ExpectInvariants(product);
 }
 
+TEST_F(Admin, StockChangeRetriedWithItsKeyHappensOnce) {
+  auto product = CreateProduct(10, 5);
+  const std::string id = std::to_string(product);
+  const Call add{"POST", Path(product, "/stock"), R"({"add":5})", Ops(),
+                 {{"Idempotency-Key", "batch-7"}}};
+  const std::vector<Call> calls(4, add);
+  auto on_second = std::async(std::launch::async, [&] { return Concurrent(second_->port(), calls); });
+  auto replies = Concurrent(server_->port(), calls);
+  for (auto& r : on_second.get()) replies.push_back(r);
+  int first = 0;
+  for (const auto& r : replies) {
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json.at("totalStock").as_int64(), 15);
+    if (!r.json.at("repeated").as_bool()) ++first;
+  }
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(Sql("SELECT total_stock FROM products WHERE id=" + id), 15);
+  EXPECT_EQ(stores_.Available(product), 15);
+  // The key names that change: another change under it is refused.
+  auto other = api_.Send({"POST", Path(product, "/stock"), R"({"remove":5})", Ops(),
+                          {{"Idempotency-Key", "batch-7"}}});
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(other.ErrorCode(), "IDEMPOTENCY_CONFLICT");
+  const Call remove{"POST", Path(product, "/stock"), R"({"remove":2})", Ops(),
+                    {{"Idempotency-Key", "pull-2"}}};
+  EXPECT_FALSE(api_.Send(remove).json.at("repeated").as_bool());
+  auto again = api_.Send(remove);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(again.json.at("repeated").as_bool());
+  EXPECT_EQ(Sql("SELECT total_stock FROM products WHERE id=" + id), 13);
+  EXPECT_EQ(stores_.Available(product), 13);
+  EXPECT_EQ(api_.Send({"POST", Path(product, "/stock"), R"({"add":1})", Ops(),
+                       {{"Idempotency-Key", "no spaces"}}})
+                .status,
+            400);
+  stores_.ExpectInvariants(product);
+}
+
 // Buyers reserve and confirm (or cancel) on two servers while an admin adds and removes units
 // and refunds orders: after the rush settles, the books balance.
 TEST_F(Admin, StockChangesAndRefundsRacingASale) {
