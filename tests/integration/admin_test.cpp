@@ -14,6 +14,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <future>
 #include <map>
@@ -546,6 +549,79 @@ TEST_F(Admin, EveryActionIsAudited) {
                                           "stock_remove", "stock_add", "stock_sync",
                                           "product_update", "product_create"};
   EXPECT_EQ(actions, expected);
+}
+
+// The real server's answers (real Redis and MariaDB behind it) against the document it serves,
+// judged by tests/openapi/validate.mjs (a real OpenAPI validator, then Ajv per answer).
+TEST_F(Admin, RealAnswersMatchTheServedDocument) {
+  const std::filesystem::path dir = TICKETING_SOURCE_DIR "/tests/openapi";
+  if (!std::filesystem::exists(dir / "node_modules/@seriousme/openapi-schema-validator")) {
+    GTEST_SKIP() << "the validator is not installed: npm ci --prefix tests/openapi";
+  }
+  auto doc = api_.Get("/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  json::array samples;
+  auto sample = [&](const std::string& method, const std::string& path, const Reply& r) {
+    ASSERT_TRUE(r.json.is_object()) << method << " " << path << ": " << r.body;
+    samples.push_back({{"method", method}, {"path", path}, {"status", r.status}, {"body", r.json}});
+  };
+  json::object queue{{"queue", {{"enabled", true}}}};
+  auto product = CreateProduct(6, 2, queue);
+  auto plain = CreateProduct(6, 2);
+  const std::string id = std::to_string(plain);
+  sample("get", "/products/{id}", api_.Get("/products/" + id));
+  sample("get", "/queue/{id}", api_.Get("/queue/" + std::to_string(product)));
+  sample("post", "/queue/{id}/join",
+         api_.Post("/queue/" + std::to_string(product) + "/join", "", Token("doc-q")));
+  auto hold = Reserve(api_, plain, "doc-a", 2);
+  sample("post", "/purchase/reserve", hold);
+  sample("post", "/purchase/reserve", Reserve(api_, plain, "doc-a", 5));  // an error answer
+  sample("get", "/purchase/reservations",
+         api_.Get("/purchase/reservations?productId=" + id, Token("doc-a")));
+  const auto rid = Id(hold, "reservationId");
+  sample("get", "/purchase/reservations/{rid}",
+         api_.Get("/purchase/reservations/" + rid, Token("doc-a")));
+  sample("get", "/admin/products/{id}/reservations", api_.Get(Path(plain, "/reservations"), Ops()));
+  auto order = Confirm(api_, rid, "doc-a");
+  sample("post", "/purchase/confirm", order);
+  auto held = Reserve(api_, plain, "doc-b");
+  sample("post", "/purchase/cancel",
+         api_.Post("/purchase/cancel",
+                   json::serialize(json::object{{"reservationId", Id(held, "reservationId")}}),
+                   Token("doc-b")));
+  sample("get", "/admin/products/{id}", api_.Get(Path(plain), Ops()));
+  sample("get", "/admin/products/{id}", api_.Get(Path(product), Ops()));
+  sample("get", "/admin/products", api_.Get("/admin/products?limit=3", Ops()));
+  sample("post", "/admin/products/{id}/stock", Stock(plain, "add", 2));
+  sample("post", "/admin/products/{id}/stock", Stock(plain, "remove", 100));
+  sample("post", "/admin/products/{id}/pause", api_.Post(Path(plain, "/pause"), "", Ops()));
+  sample("post", "/admin/products/{id}/resume", api_.Post(Path(plain, "/resume"), "", Ops()));
+  sample("post", "/admin/products/{id}/sync-stock",
+         api_.Post(Path(plain, "/sync-stock"), "", Ops()));
+  sample("patch", "/admin/products/{id}",
+         api_.Send({"PATCH", Path(plain), R"({"saleStartsAt":null})", Ops()}));
+  sample("post", "/admin/orders/{id}/refund",
+         api_.Post("/admin/orders/" + std::to_string(order.json.at("orderId").as_int64()) +
+                       "/refund", "", Ops()));
+  sample("get", "/admin/products/{id}/orders", api_.Get(Path(plain, "/orders"), Ops()));
+  sample("get", "/admin/audit", api_.Get("/admin/audit?limit=5", Ops()));
+  sample("get", "/ready", api_.Get("/ready"));
+  sample("get", "/health", api_.Get("/health"));
+
+  const auto tmp = std::filesystem::temp_directory_path() /
+                   ("admin-openapi-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  std::ofstream(tmp / "doc.json") << doc.body;
+  std::ofstream(tmp / "samples.json") << json::serialize(samples);
+  const std::string cmd = "node " + (dir / "validate.mjs").string() + " " +
+                          (tmp / "doc.json").string() + " " + (tmp / "samples.json").string() +
+                          " > " + (tmp / "out.txt").string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(tmp / "out.txt");
+  const std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << text;
+  std::printf("%s", text.c_str());
+  std::filesystem::remove_all(tmp);
 }
 
 }  // namespace
