@@ -66,7 +66,38 @@ const std::vector<Migration> kMigrations = {
   revoked_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
      }},
-    // {4, {"ALTER TABLE ..."}},  <- next migration goes here
+    // Admin console (src/purchase/README.md, "Admin"): a paused sale refuses reserves and
+    // queue joins; mirrored into Redis and restored by the rebuild.
+    {4,
+     {
+         "ALTER TABLE products ADD COLUMN paused TINYINT(1) NOT NULL DEFAULT 0",
+     }},
+    // Refunds: a refunded order's units are back in stock and no longer count against the
+    // buyer's limit. Admin order listings page by (product_id, id).
+    {5,
+     {
+         "ALTER TABLE orders ADD COLUMN refunded_at TIMESTAMP(3) NULL, "
+         "ADD KEY orders_product_id (product_id, id)",
+     }},
+    // Who did what to which product or order, and when, with the state before and after; an
+    // admin's Idempotency-Key makes a retried stock change find the first one.
+    {6,
+     {
+         R"sql(CREATE TABLE IF NOT EXISTS audit_log (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  admin VARCHAR(128) NOT NULL,
+  action VARCHAR(32) NOT NULL,
+  product_id BIGINT UNSIGNED NULL,
+  order_id BIGINT UNSIGNED NULL,
+  before_json TEXT NULL,
+  after_json TEXT NULL,
+  idempotency_key VARCHAR(64) NULL,
+  KEY audit_product (product_id, id),
+  UNIQUE KEY audit_idempotency (admin, idempotency_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+     }},
+    // {7, {"ALTER TABLE ..."}},  <- next migration goes here
 };
 
 constexpr std::string_view kLockName = "ticketing_migrate";

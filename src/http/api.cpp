@@ -2,6 +2,7 @@
 
 #include "common/errors.hpp"
 #include "http/api_abuse.hpp"
+#include "http/openapi.hpp"
 #include "http/response.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
@@ -77,6 +78,15 @@ Response FromOutcome(Outcome o) {
     case Outcome::kPowExpired:
     case Outcome::kPowReplayed:
       return Error(428, "POW_REQUIRED", "solve the proof of work of a fresh join challenge");
+    case Outcome::kSalePaused:
+      return Error(409, "SALE_PAUSED", "the sale is paused; holds already made can still be "
+                                       "confirmed or cancelled");
+    case Outcome::kOrderNotFound:
+      return Error(404, "ORDER_NOT_FOUND", "no such order");
+    case Outcome::kStockInUse:
+      return Error(409, "STOCK_IN_USE", "not that many free units (held and sold ones stay)");
+    case Outcome::kInvalidCursor:
+      return Error(400, "INVALID_REQUEST", "cursor is not one this server handed out");
     case Outcome::kQueueFull: {
       auto res = Error(503, "QUEUE_FULL", "the line is full; try again later");
       res.set(bhttp::field::retry_after, "5");
@@ -111,10 +121,6 @@ class Segments {
   std::array<std::string_view, kMax> seg_{};
   std::size_t n_ = 0;
 };
-
-void Only(bhttp::verb method, bhttp::verb allowed, const char* allow) {
-  if (method != allowed) throw ClientError{405, "METHOD_NOT_ALLOWED", std::string("use ") + allow};
-}
 
 std::optional<std::int64_t> ParseId(std::string_view s) {
   std::int64_t v = 0;
@@ -306,6 +312,59 @@ json::object PlaceJson(const queue::Place& p) {
   return o;
 }
 
+// A query value with %XX escapes decoded ('+' is a space); nullopt if an escape is broken.
+std::optional<std::string> PercentDecoded(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '+') {
+      out.push_back(' ');
+    } else if (v[i] != '%') {
+      out.push_back(v[i]);
+    } else {
+      unsigned x = 0;
+      if (i + 2 >= v.size()) return std::nullopt;
+      auto [p, ec] = std::from_chars(v.data() + i + 1, v.data() + i + 3, x, 16);
+      if (ec != std::errc() || p != v.data() + i + 3) return std::nullopt;
+      out.push_back(static_cast<char>(x));
+      i += 2;
+    }
+  }
+  return out;
+}
+
+// The `cursor` query parameter: "" (the first page) or at most 100 printable characters.
+std::string CursorParam(std::string_view target) {
+  auto v = PercentDecoded(QueryParam(target, "cursor"));
+  if (!v || v->size() > 100 ||
+      std::any_of(v->begin(), v->end(), [](char c) { return c <= ' ' || c > '~'; })) {
+    Invalid("cursor is not one this server handed out");
+  }
+  return *v;
+}
+
+// A cursor that is an id (0 for the first page).
+std::int64_t IdCursor(std::string_view target) {
+  const auto c = CursorParam(target);
+  if (c.empty()) return 0;
+  auto id = ParseId(c);
+  if (!id) Invalid("cursor is not one this server handed out");
+  return *id;
+}
+
+// `limit`: 1 to 200, default 50.
+int LimitParam(std::string_view target) {
+  auto v = QueryParam(target, "limit");
+  if (v.empty()) return 50;
+  auto n = ParseId(v);
+  if (!n || *n > 200) Invalid("limit must be from 1 to 200");
+  return static_cast<int>(*n);
+}
+
+json::value NextCursor(const std::string& c) {
+  return c.empty() ? json::value(nullptr) : json::value(c);
+}
+
 // An awaitable that is already answered (for routes that need no I/O).
 net::awaitable<Response> Ready(Response res) { co_return res; }
 
@@ -326,6 +385,39 @@ json::object OrderJson(const purchase::Order& o) {
           {"productId", o.product_id},
           {"quantity", o.quantity},
           {"totalPrice", Money(o.total_cents)}};
+}
+
+json::object LineJson(const queue::LineInfo& i) {
+  json::object body{{"productId", i.product_id},
+                    {"enabled", i.enabled},
+                    {"length", i.length},
+                    {"admitted", i.admitted},
+                    {"active", i.active},
+                    {"dropped", i.dropped},
+                    {"admitPerSecond", i.admit_per_second},
+                    {"maxActive", i.max_active},
+                    {"admissionTtlSeconds", i.admission_ttl_seconds},
+                    {"soldOut", i.sold_out}};
+  body["saleStartsAt"] =
+      i.sale_starts_at_ms ? json::value(FormatIsoUtcMs(*i.sale_starts_at_ms)) : nullptr;
+  return body;
+}
+
+// A product as the admin console lists it: `available` is what the source said (the database
+// stock in listings), plus the pause flag.
+json::object AdminProductJson(const purchase::Product& p) {
+  auto o = ProductJson(p);
+  o["paused"] = p.paused;
+  return o;
+}
+
+json::object AdminOrderJson(const purchase::OrderRow& o) {
+  json::object body = OrderJson(o.order);
+  body["user"] = o.user;
+  body["createdAt"] = FormatIsoUtcMs(o.created_at_ms);
+  body["state"] = o.refunded_at_ms ? "refunded" : "paid";
+  body["refundedAt"] = o.refunded_at_ms ? json::value(FormatIsoUtcMs(*o.refunded_at_ms)) : nullptr;
+  return body;
 }
 
 }  // namespace
@@ -351,15 +443,13 @@ const auth::Identity& Api::Identify(const Request& req, bool admin) {
   return *who;
 }
 
-net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::address& peer) {
-  std::string_view target = req.target();
-  const Segments seg(target.substr(0, target.find('?')));
-  if (seg.size() == 2 && seg[0] == "purchase" && seg[1] == "reserve") {
-    route = static_cast<int>(Route::kReserve);
-    Only(req.method(), bhttp::verb::post, "POST");
-    const auth::Identity& who = Identify(req, false);
-    std::string user = who.user;
-    unsigned char arena[1024];  // the body's tree, freed with this frame (Select is no coroutine)
+struct Api::Handlers {
+  using Fn = net::awaitable<Response> (*)(Api&, Request&, Match);
+
+  // POST /purchase/reserve: the hot path. Not a coroutine: the body is parsed into a stack
+  // arena and only Api::Reserve's small frame is allocated.
+  static net::awaitable<Response> Reserve(Api& api, Request& req, Match m) {
+    unsigned char arena[1024];  // the body's tree, freed with this frame
     json::monotonic_resource body_memory(arena, sizeof arena);
     const auto body = ParseBody(req, &body_memory);
     auto product_id = IntField(body, "productId", 1, INT64_MAX);
@@ -368,8 +458,8 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
     // it is still unused (and needed at all) the reserve decides atomically.
     std::string ticket;
     if (auto token = req["X-Admission-Token"]; !token.empty()) {
-      auto verified = queue_ ? queue_->VerifyAdmission(token, user, product_id)
-                             : std::optional<std::string>();
+      auto verified = api.queue_ ? api.queue_->VerifyAdmission(token, m.who.user, product_id)
+                                 : std::optional<std::string>();
       if (!verified) return Ready(FromOutcome(Outcome::kNotAdmitted));
       ticket = std::move(*verified);
     }
@@ -379,23 +469,507 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
     if (!ValidIdempotencyKey(idempotency_key)) {
       Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
     }
-    if (idempotency_key.empty() && purchase_.KnownSoldOut(product_id, quantity)) {
+    if (idempotency_key.empty() && api.purchase_.KnownSoldOut(product_id, quantity)) {
       return Ready(FromOutcome(Outcome::kSoldOut));
     }
     // Rate limits ride in the reserve script itself: no extra round trip.
-    auto limits = Limits(abuse::Action::kReserve, who, product_id, req, peer);
-    return Reserve(std::move(user), product_id, quantity, std::move(ticket),
-                   std::move(idempotency_key), std::move(limits));
+    auto limits = api.Limits(abuse::Action::kReserve, m.who, product_id, req, m.peer);
+    return api.Reserve(std::move(m.who.user), product_id, quantity, std::move(ticket),
+                       std::move(idempotency_key), std::move(limits));
   }
-  if (seg.size() == 1 && seg[0] == "health") {
-    route = static_cast<int>(Route::kHealth);
-    Only(req.method(), bhttp::verb::get, "GET");
+
+  // GET /health: no I/O.
+  static net::awaitable<Response> Health(Api&, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");
     res.body() = R"({"status":"ok"})";
     return Ready(std::move(res));
   }
-  return Dispatch(req, route, peer);
+
+  static net::awaitable<Response> ReadyCheck(Api& api, Request&, Match) {
+    auto r = co_await api.purchase_.CheckReady();
+    json::object body{{"redis", r.redis ? "ok" : "unavailable"},
+                      {"database", r.database ? "ok" : "unavailable"}};
+    if (r.redis && r.database) co_return Json(200, body);
+    std::string failed =
+        !r.redis && !r.database ? "redis, database" : !r.redis ? "redis" : "database";
+    body["error"] = {{"code", "UNAVAILABLE"}, {"message", "not ready: " + failed}};
+    co_return Json(503, body);
+  }
+
+  static net::awaitable<Response> Metrics(Api&, Request&, Match) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics::Registry::Get().Render();
+    return Ready(std::move(res));
+  }
+
+  static net::awaitable<Response> OpenApi(Api&, Request&, Match) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = OpenApiJson();
+    return Ready(std::move(res));
+  }
+
+  static net::awaitable<Response> Docs(Api&, Request&, Match) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = DocsHtml();
+    return Ready(std::move(res));
+  }
+
+  static net::awaitable<Response> Product(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await api.purchase_.GetProduct(*id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    auto body = ProductJson(r.value);
+    if (r.value.paused) body["paused"] = true;
+    co_return Json(200, body);
+  }
+
+  static net::awaitable<Response> Confirm(Api& api, Request& req, Match m) {
+    auto body = ParseBody(req);
+    auto rid = StringField(body, "reservationId", 64);
+    purchase::RateChecks limits;
+    if (auto product = purchase::keys::ParseReservationId(rid)) {
+      limits = api.Limits(abuse::Action::kConfirm, m.who, *product, req, m.peer);
+    }
+    auto r = co_await api.purchase_.ConfirmLimited(m.who.user, rid, std::move(limits));
+    if (r.outcome == Outcome::kRateLimited) co_return RateLimited(r.retry_after_ms);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(r.created ? 201 : 200, OrderJson(r.order));
+  }
+
+  static net::awaitable<Response> Cancel(Api& api, Request& req, Match m) {
+    auto body = ParseBody(req);
+    auto rid = StringField(body, "reservationId", 64);
+    auto outcome = co_await api.purchase_.Cancel(m.who.user, rid);
+    if (outcome != Outcome::kOk) co_return FromOutcome(outcome);
+    co_return Json(200, {{"reservationId", rid}, {"state", "cancelled"}});
+  }
+
+  // GET /purchase/reservations?productId=N: the caller's live holds of the product (a buyer
+  // whose reserve answer was lost finds the hold here).
+  static net::awaitable<Response> MyReservations(Api& api, Request& req, Match m) {
+    auto id = ParseId(QueryParam(req.target(), "productId"));
+    if (!id) Invalid("productId query parameter is required (a positive integer)");
+    auto r = co_await api.purchase_.ListReservations(m.who.user, *id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array list;
+    for (const auto& v : r.value) {
+      list.push_back(json::object{{"reservationId", v.id},
+                                  {"productId", v.product_id},
+                                  {"quantity", v.quantity},
+                                  {"state", v.state},
+                                  {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)}});
+    }
+    co_return Json(200, {{"reservations", std::move(list)}});
+  }
+
+  static net::awaitable<Response> MyReservation(Api& api, Request&, Match m) {
+    auto r = co_await api.purchase_.GetReservation(m.who.user, std::string(m.params[0]));
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    const auto& v = r.value;
+    json::object body{{"reservationId", v.id},
+                      {"productId", v.product_id},
+                      {"quantity", v.quantity},
+                      {"state", v.state}};
+    body["expiresAt"] =
+        v.expires_at_ms > 0 ? json::value(FormatIsoUtcMs(v.expires_at_ms)) : nullptr;
+    co_return Json(200, body);
+  }
+
+  static net::awaitable<Response> QueueInfo(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await api.queue_->Info(*id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, LineJson(r.value));
+  }
+
+  static net::awaitable<Response> QueueJoin(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    std::optional<Response> refused;
+    auto r = co_await api.Join(std::move(m.who), *id, req, m.peer, refused);
+    if (refused) co_return std::move(*refused);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, PlaceJson(r.value));
+  }
+
+  static net::awaitable<Response> QueueStatus(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    std::string ticket(QueryParam(req.target(), "ticket"));
+    if (ticket.empty() || ticket.size() > 64) Invalid("ticket query parameter is required");
+    auto r = co_await api.queue_->Status(m.who.user, *id, ticket);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, PlaceJson(r.value));
+  }
+
+  static net::awaitable<Response> AdminCreate(Api& api, Request& req, Match m) {
+    auto body = ParseBody(req);
+    purchase::NewProduct p;
+    p.name = StringField(body, "name", 200);
+    p.price_cents = PriceField(body, "price");
+    p.stock = IntField(body, "stock", 0, 100'000'000);
+    p.per_user_limit = static_cast<int>(IntField(body, "perUserLimit", 1, 1'000'000, 1));
+    if (auto* h = body.if_contains("holdSeconds"); h && !h->is_null()) {
+      p.hold_seconds = static_cast<int>(IntField(body, "holdSeconds", 1, 86400));
+    }
+    if (auto start = SaleStartField(body)) p.sale_starts_at_ms = *start;
+    if (auto q = QueueField(body); HasQueueChange(q)) {
+      purchase::QueueSettings s;  // given a queue object, the waiting room is on unless disabled
+      s.enabled = q.queue_enabled.value_or(true);
+      s.admit_per_second = q.admit_per_second.value_or(s.admit_per_second);
+      s.max_active = q.max_active.value_or(s.max_active);
+      s.admission_ttl_seconds = q.admission_ttl_seconds.value_or(s.admission_ttl_seconds);
+      s.pow_difficulty = q.pow_difficulty.value_or(s.pow_difficulty);
+      p.queue = s;
+    }
+    p.actor = m.who.user;
+    auto created = co_await api.purchase_.CreateProduct(std::move(p));
+    co_return Json(201, ProductJson(created));
+  }
+
+  static net::awaitable<Response> AdminList(Api& api, Request& req, Match) {
+    const auto after = IdCursor(req.target());
+    const int limit = LimitParam(req.target());
+    auto r = co_await api.purchase_.ListProducts(after, limit);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array items;
+    for (const auto& p : r.value.items) items.push_back(AdminProductJson(p));
+    co_return Json(200, {{"items", std::move(items)}, {"nextCursor", NextCursor(r.value.next_cursor)}});
+  }
+
+  static net::awaitable<Response> AdminGet(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await api.purchase_.GetProductFigures(*id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    const auto& f = r.value;
+    json::object body = AdminProductJson(f.product);
+    body["available"] = f.product.available;
+    body["databaseStock"] = f.database_stock;
+    body["sold"] = f.sold;
+    body["orders"] = f.orders;
+    body["refunded"] = f.refunded;
+    body["held"] = f.held;
+    body["confirming"] = f.confirming;
+    body["holdsExpired"] = f.holds_expired;
+    body["holdsCancelled"] = f.holds_cancelled;
+    body["line"] = nullptr;
+    if (api.queue_) {
+      auto q = co_await api.queue_->Info(*id);
+      if (q.outcome == Outcome::kOk) {
+        body["line"] = {{"length", q.value.length},
+                        {"admitted", q.value.admitted},
+                        {"active", q.value.active},
+                        {"dropped", q.value.dropped}};
+      }
+    }
+    co_return Json(200, body);
+  }
+
+  static net::awaitable<Response> AdminPatch(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto body = ParseBody(req);
+    for (const auto& [key, _] : body) {
+      if (key != "saleStartsAt" && key != "queue") {
+        Invalid(std::string(key) + " cannot be changed (only saleStartsAt and queue)");
+      }
+    }
+    auto changes = QueueField(body);
+    changes.sale_starts_at_ms = SaleStartField(body);
+    changes.actor = m.who.user;
+    auto r = co_await api.purchase_.UpdateProduct(*id, std::move(changes));
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, ProductJson(r.value));
+  }
+
+  static net::awaitable<Response> AdminSync(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await api.purchase_.AdminSyncStock(m.who.user, *id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, {{"productId", *id},
+                         {"before", r.value.before},
+                         {"after", r.value.after},
+                         {"databaseStock", r.value.database_stock},
+                         {"held", r.value.held}});
+  }
+
+  // POST /admin/products/{id}/stock {"add": n} | {"remove": n}
+  static net::awaitable<Response> AdminStock(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto body = ParseBody(req);
+    for (const auto& [key, _] : body) {
+      if (key != "add" && key != "remove") Invalid(std::string(key) + " is not a stock change");
+    }
+    const bool add = body.contains("add");
+    if (add == body.contains("remove")) Invalid("give exactly one of add and remove");
+    const auto n = IntField(body, add ? "add" : "remove", 1, 100'000'000);
+    // A retried change (its first answer lost to a timeout) with the same key happens once.
+    std::string key(req["Idempotency-Key"]);
+    if (!ValidIdempotencyKey(key)) {
+      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+    }
+    auto r = co_await api.purchase_.ChangeStock(m.who.user, *id, add ? n : -n, std::move(key));
+    if (r.outcome == Outcome::kStockInUse) {
+      co_return Json(409, {{"error",
+                            {{"code", "STOCK_IN_USE"},
+                             {"message", "only " + std::to_string(r.value.removable) +
+                                             " units are free to remove (held and sold units "
+                                             "stay)"}}},
+                           {"removable", r.value.removable}});
+    }
+    if (r.outcome == Outcome::kIdempotencyConflict) {
+      co_return Error(409, "IDEMPOTENCY_CONFLICT",
+                      "this Idempotency-Key was used for another stock change");
+    }
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, {{"productId", *id},
+                         {"totalStock", r.value.total},
+                         {"databaseStock", r.value.database_stock},
+                         {"available", r.value.available},
+                         {"repeated", r.value.repeated}});
+  }
+
+  template <bool kPause>
+  static net::awaitable<Response> AdminPause(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    auto r = co_await api.purchase_.SetPaused(m.who.user, *id, kPause);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    co_return Json(200, AdminProductJson(r.value));
+  }
+
+  static net::awaitable<Response> AdminHolds(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    std::string state(QueryParam(req.target(), "state"));
+    if (!state.empty() && state != "held" && state != "confirming") {
+      Invalid("state must be held or confirming (finished holds are orders, or gone)");
+    }
+    auto cursor = CursorParam(req.target());
+    const int limit = LimitParam(req.target());
+    auto r = co_await api.purchase_.ListHolds(*id, state, cursor, limit);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array items;
+    for (const auto& h : r.value.items) {
+      items.push_back(json::object{{"reservationId", h.id},
+                                   {"user", h.user},
+                                   {"quantity", h.quantity},
+                                   {"state", h.state},
+                                   {"expiresAt", FormatIsoUtcMs(h.expires_at_ms)},
+                                   {"createdAt", FormatIsoUtcMs(h.created_at_ms)}});
+    }
+    co_return Json(200, {{"items", std::move(items)}, {"nextCursor", NextCursor(r.value.next_cursor)}});
+  }
+
+  static net::awaitable<Response> AdminOrders(Api& api, Request& req, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
+    const auto after = IdCursor(req.target());
+    const int limit = LimitParam(req.target());
+    auto r = co_await api.purchase_.ListOrders(*id, after, limit);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array items;
+    for (const auto& o : r.value.items) items.push_back(AdminOrderJson(o));
+    co_return Json(200, {{"items", std::move(items)}, {"nextCursor", NextCursor(r.value.next_cursor)}});
+  }
+
+  static net::awaitable<Response> AdminRefund(Api& api, Request&, Match m) {
+    auto id = ParseId(m.params[0]);
+    if (!id) co_return FromOutcome(Outcome::kOrderNotFound);
+    auto r = co_await api.purchase_.RefundOrder(m.who.user, *id);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    auto body = AdminOrderJson(r.value.order);
+    body["repeated"] = r.value.repeated;
+    co_return Json(200, body);
+  }
+
+  static net::awaitable<Response> AdminAudit(Api& api, Request& req, Match) {
+    const auto before = IdCursor(req.target());
+    const int limit = LimitParam(req.target());
+    auto r = co_await api.purchase_.ListAudit(before, limit);
+    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
+    json::array items;
+    for (const auto& a : r.value.items) {
+      auto parsed = [](const std::string& text) -> json::value {
+        if (text.empty()) return nullptr;
+        boost::system::error_code ec;
+        auto v = json::parse(text, ec);
+        return ec ? json::value(text) : v;
+      };
+      items.push_back(json::object{
+          {"id", a.id},
+          {"at", FormatIsoUtcMs(a.at_ms)},
+          {"admin", a.admin},
+          {"action", a.action},
+          {"productId", a.product_id ? json::value(a.product_id) : nullptr},
+          {"orderId", a.order_id ? json::value(a.order_id) : nullptr},
+          {"before", parsed(a.before_json)},
+          {"after", parsed(a.after_json)}});
+    }
+    co_return Json(200, {{"items", std::move(items)}, {"nextCursor", NextCursor(r.value.next_cursor)}});
+  }
+};
+
+namespace {
+
+using H = Api::Handlers;
+
+// The route table: one line per route, matched in order. `{...}` matches one path segment
+// (passed to the handler as Match::params). The hot routes come first.
+struct RouteEntry {
+  bhttp::verb method;
+  std::string_view path;
+  Route metric;
+  Access access;
+  bool needs_queue;
+  H::Fn handler;
+  std::string_view summary;
+  // The OpenAPI document's: request schema, success status and schema, query parameters.
+  std::string_view request;
+  unsigned status;
+  std::string_view response;
+  std::string_view query;
+};
+
+using V = bhttp::verb;
+const RouteEntry kRoutes[] = {
+    {V::post, "/purchase/reserve", Route::kReserve, Access::kBuyer, false, &H::Reserve,
+     "Hold units of a product for the caller", "ReserveRequest", 201, "Reservation", ""},
+    {V::get, "/health", Route::kHealth, Access::kPublic, false, &H::Health,
+     "Liveness: the process answers", "", 200, "Health", ""},
+    {V::post, "/purchase/confirm", Route::kConfirm, Access::kBuyer, false, &H::Confirm,
+     "Turn the caller's hold into an order", "ReservationRef", 201, "Order", ""},
+    {V::post, "/purchase/cancel", Route::kCancel, Access::kBuyer, false, &H::Cancel,
+     "Cancel the caller's hold", "ReservationRef", 200, "Cancelled", ""},
+    {V::get, "/purchase/reservations", Route::kReservation, Access::kBuyer, false,
+     &H::MyReservations, "The caller's live holds of a product", "", 200, "ReservationList",
+     "productId"},
+    {V::get, "/purchase/reservations/{rid}", Route::kReservation, Access::kBuyer, false,
+     &H::MyReservation, "One of the caller's reservations", "", 200, "ReservationState", ""},
+    {V::get, "/products/{id}", Route::kProduct, Access::kPublic, false, &H::Product,
+     "A product and its available units", "", 200, "Product", ""},
+    {V::get, "/queue/{id}", Route::kQueueInfo, Access::kPublic, true, &H::QueueInfo,
+     "A product's waiting room", "", 200, "LineInfo", ""},
+    {V::post, "/queue/{id}/join", Route::kQueueJoin, Access::kBuyer, true, &H::QueueJoin,
+     "Join a product's waiting room", "", 200, "Place", ""},
+    {V::get, "/queue/{id}/status", Route::kQueueStatus, Access::kBuyer, true, &H::QueueStatus,
+     "The caller's place in the line", "", 200, "Place", "ticket"},
+    {V::get, "/ready", Route::kReady, Access::kPublic, false, &H::ReadyCheck,
+     "Readiness: Redis and the database answer", "", 200, "Readiness", ""},
+    {V::get, "/metrics", Route::kMetrics, Access::kPublic, false, &H::Metrics,
+     "Prometheus metrics", "", 200, "text", ""},
+    {V::get, "/openapi.json", Route::kDocs, Access::kPublic, false, &H::OpenApi,
+     "This document", "", 200, "OpenApi", ""},
+    {V::get, "/docs", Route::kDocs, Access::kPublic, false, &H::Docs,
+     "This document as a page", "", 200, "html", ""},
+    {V::post, "/admin/products", Route::kAdminProducts, Access::kAdmin, false, &H::AdminCreate,
+     "Create a product", "NewProduct", 201, "Product", ""},
+    {V::get, "/admin/products", Route::kAdminRead, Access::kAdmin, false, &H::AdminList,
+     "List products (paged)", "", 200, "ProductPage", "cursor,limit"},
+    {V::get, "/admin/products/{id}", Route::kAdminRead, Access::kAdmin, false, &H::AdminGet,
+     "A product with its live figures", "", 200, "ProductFigures", ""},
+    {V::patch, "/admin/products/{id}", Route::kAdminProduct, Access::kAdmin, false,
+     &H::AdminPatch, "Change a product's sale start and waiting room", "ProductPatch", 200,
+     "Product", ""},
+    {V::post, "/admin/products/{id}/sync-stock", Route::kAdminSync, Access::kAdmin, false,
+     &H::AdminSync, "Make Redis' available units agree with the database", "", 200, "StockSync",
+     ""},
+    {V::post, "/admin/products/{id}/stock", Route::kAdminStock, Access::kAdmin, false,
+     &H::AdminStock, "Add or remove units during a sale", "StockRequest", 200, "StockChange", ""},
+    {V::post, "/admin/products/{id}/pause", Route::kAdminPause, Access::kAdmin, false,
+     &H::AdminPause<true>, "Pause the sale", "", 200, "AdminProduct", ""},
+    {V::post, "/admin/products/{id}/resume", Route::kAdminPause, Access::kAdmin, false,
+     &H::AdminPause<false>, "Resume the sale", "", 200, "AdminProduct", ""},
+    {V::get, "/admin/products/{id}/reservations", Route::kAdminRead, Access::kAdmin, false,
+     &H::AdminHolds, "A product's live holds (paged)", "", 200, "HoldPage", "state,cursor,limit"},
+    {V::get, "/admin/products/{id}/orders", Route::kAdminRead, Access::kAdmin, false,
+     &H::AdminOrders, "A product's orders (paged)", "", 200, "OrderPage", "cursor,limit"},
+    {V::post, "/admin/orders/{id}/refund", Route::kAdminRefund, Access::kAdmin, false,
+     &H::AdminRefund, "Refund an order (exactly once)", "", 200, "Refund", ""},
+    {V::get, "/admin/audit", Route::kAdminRead, Access::kAdmin, false, &H::AdminAudit,
+     "The audit trail of admin actions, newest first (paged)", "", 200, "AuditPage",
+     "cursor,limit"},
+};
+
+// The table's paths split once.
+const std::vector<Segments>& RouteSegments() {
+  static const std::vector<Segments> segs = [] {
+    std::vector<Segments> out;
+    for (const auto& r : kRoutes) out.emplace_back(r.path);
+    return out;
+  }();
+  return segs;
+}
+
+bool IsParam(std::string_view s) { return s.size() >= 2 && s.front() == '{' && s.back() == '}'; }
+
+// Whether `path` fits `pattern`; fills the {…} segments into `params`.
+bool Matches(const Segments& pattern, const Segments& path,
+             std::array<std::string_view, 2>& params) {
+  if (pattern.size() != path.size() || path.size() > Segments::kMax) return false;
+  std::size_t p = 0;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (IsParam(pattern[i])) {
+      if (path[i].empty() || p == params.size()) return false;
+      params[p++] = path[i];
+    } else if (pattern[i] != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<RouteInfo> Routes() {
+  std::vector<RouteInfo> out;
+  for (const auto& r : kRoutes) {
+    out.push_back({r.method, r.path, r.access, r.needs_queue, r.summary, r.request, r.status,
+                   r.response, r.query});
+  }
+  return out;
+}
+
+net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::address& peer) {
+  std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const Segments seg(path);
+  const auto& segs = RouteSegments();
+  std::string allow;  // methods of routes whose path matched
+  for (std::size_t i = 0; i < std::size(kRoutes); ++i) {
+    const RouteEntry& r = kRoutes[i];
+    if (r.needs_queue && !queue_) continue;
+    Match m;
+    if (!Matches(segs[i], seg, m.params)) continue;
+    if (r.method != req.method()) {
+      if (allow.empty()) route = static_cast<int>(r.metric);
+      const auto name = bhttp::to_string(r.method);
+      if (allow.find(name) == std::string::npos) {
+        if (!allow.empty()) allow += ", ";
+        allow.append(name.data(), name.size());
+      }
+      continue;
+    }
+    route = static_cast<int>(r.metric);
+    if (r.access != Access::kPublic) m.who = Identify(req, r.access == Access::kAdmin);
+    m.peer = peer;
+    return r.handler(*this, req, std::move(m));
+  }
+  if (!allow.empty()) {
+    auto res = Error(405, "METHOD_NOT_ALLOWED", "use " + allow);
+    res.set(bhttp::field::allow, allow);
+    return Ready(std::move(res));
+  }
+  return Ready(Error(404, "NOT_FOUND", "no route for " + std::string(path)));
 }
 
 net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id, int quantity,
@@ -433,210 +1007,6 @@ net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics::Registry::Get().ObserveRequest(static_cast<Route>(route), res.result_int(), seconds);
   co_return res;
-}
-
-net::awaitable<Response> Api::Dispatch(Request& req, int& route, const net::ip::address& peer) {
-  std::string_view target = req.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  const Segments seg(path);
-  const auto method = req.method();
-
-  // Identity from the bearer token; checked only by routes that need one. A copy: the cache's
-  // entry may change while this coroutine waits.
-  auto identity = [&](bool admin) -> auth::Identity { return Identify(req, admin); };
-  auto only = [&](bhttp::verb allowed, const char* allow) { Only(method, allowed, allow); };
-
-  if (seg.size() == 1 && seg[0] == "ready") {
-    route = static_cast<int>(Route::kReady);
-    only(bhttp::verb::get, "GET");
-    auto r = co_await purchase_.CheckReady();
-    json::object body{{"redis", r.redis ? "ok" : "unavailable"},
-                      {"database", r.database ? "ok" : "unavailable"}};
-    if (r.redis && r.database) co_return Json(200, body);
-    std::string failed = !r.redis && !r.database ? "redis, database" : !r.redis ? "redis" : "database";
-    body["error"] = {{"code", "UNAVAILABLE"}, {"message", "not ready: " + failed}};
-    co_return Json(503, body);
-  }
-  if (seg.size() == 1 && seg[0] == "metrics") {
-    route = static_cast<int>(Route::kMetrics);
-    only(bhttp::verb::get, "GET");
-    Response res{bhttp::status::ok, 11};
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    res.body() = metrics::Registry::Get().Render();
-    co_return res;
-  }
-  if (seg.size() == 2 && seg[0] == "products") {
-    route = static_cast<int>(Route::kProduct);
-    only(bhttp::verb::get, "GET");
-    auto id = ParseId(seg[1]);
-    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-    auto r = co_await purchase_.GetProduct(*id);
-    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    co_return Json(200, ProductJson(r.value));
-  }
-  if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "products") {
-    route = static_cast<int>(Route::kAdminProducts);
-    only(bhttp::verb::post, "POST");
-    identity(true);
-    auto body = ParseBody(req);
-    purchase::NewProduct p;
-    p.name = StringField(body, "name", 200);
-    p.price_cents = PriceField(body, "price");
-    p.stock = IntField(body, "stock", 0, 100'000'000);
-    p.per_user_limit = static_cast<int>(IntField(body, "perUserLimit", 1, 1'000'000, 1));
-    if (auto* h = body.if_contains("holdSeconds"); h && !h->is_null()) {
-      p.hold_seconds = static_cast<int>(IntField(body, "holdSeconds", 1, 86400));
-    }
-    if (auto start = SaleStartField(body)) p.sale_starts_at_ms = *start;
-    if (auto q = QueueField(body); HasQueueChange(q)) {
-      purchase::QueueSettings s;  // given a queue object, the waiting room is on unless disabled
-      s.enabled = q.queue_enabled.value_or(true);
-      s.admit_per_second = q.admit_per_second.value_or(s.admit_per_second);
-      s.max_active = q.max_active.value_or(s.max_active);
-      s.admission_ttl_seconds = q.admission_ttl_seconds.value_or(s.admission_ttl_seconds);
-      s.pow_difficulty = q.pow_difficulty.value_or(s.pow_difficulty);
-      p.queue = s;
-    }
-    auto created = co_await purchase_.CreateProduct(std::move(p));
-    co_return Json(201, ProductJson(created));
-  }
-  if (seg.size() == 3 && seg[0] == "admin" && seg[1] == "products") {
-    route = static_cast<int>(Route::kAdminProduct);
-    only(bhttp::verb::patch, "PATCH");
-    identity(true);
-    auto id = ParseId(seg[2]);
-    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-    auto body = ParseBody(req);
-    for (const auto& [key, _] : body) {
-      if (key != "saleStartsAt" && key != "queue") {
-        Invalid(std::string(key) + " cannot be changed (only saleStartsAt and queue)");
-      }
-    }
-    auto changes = QueueField(body);
-    changes.sale_starts_at_ms = SaleStartField(body);
-    auto r = co_await purchase_.UpdateProduct(*id, std::move(changes));
-    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    co_return Json(200, ProductJson(r.value));
-  }
-  if (seg.size() == 4 && seg[0] == "admin" && seg[1] == "products" && seg[3] == "sync-stock") {
-    route = static_cast<int>(Route::kAdminSync);
-    only(bhttp::verb::post, "POST");
-    identity(true);
-    auto id = ParseId(seg[2]);
-    if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-    auto r = co_await purchase_.SyncStock(*id);
-    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    co_return Json(200, {{"productId", *id},
-                         {"before", r.value.before},
-                         {"after", r.value.after},
-                         {"databaseStock", r.value.database_stock},
-                         {"held", r.value.held}});
-  }
-  if (seg.size() == 2 && seg[0] == "purchase" && (seg[1] == "confirm" || seg[1] == "cancel")) {
-    // (POST /purchase/reserve is Route's.)
-    route = static_cast<int>(seg[1] == "confirm" ? Route::kConfirm : Route::kCancel);
-    only(bhttp::verb::post, "POST");
-    auto who = identity(false);
-    auto body = ParseBody(req);
-    auto rid = StringField(body, "reservationId", 64);
-    if (seg[1] == "confirm") {
-      purchase::RateChecks limits;
-      if (auto product = purchase::keys::ParseReservationId(rid)) {
-        limits = Limits(abuse::Action::kConfirm, who, *product, req, peer);
-      }
-      auto r = co_await purchase_.ConfirmLimited(who.user, rid, std::move(limits));
-      if (r.outcome == Outcome::kRateLimited) co_return RateLimited(r.retry_after_ms);
-      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-      co_return Json(r.created ? 201 : 200, OrderJson(r.order));
-    }
-    auto outcome = co_await purchase_.Cancel(who.user, rid);
-    if (outcome != Outcome::kOk) co_return FromOutcome(outcome);
-    co_return Json(200, {{"reservationId", rid}, {"state", "cancelled"}});
-  }
-  if (seg.size() == 2 && seg[0] == "purchase" && seg[1] == "reservations") {
-    // GET /purchase/reservations?productId=N: the caller's live holds of the product (a buyer
-    // whose reserve answer was lost finds the hold here).
-    route = static_cast<int>(Route::kReservation);
-    only(bhttp::verb::get, "GET");
-    auto who = identity(false);
-    auto id = ParseId(QueryParam(target, "productId"));
-    if (!id) Invalid("productId query parameter is required (a positive integer)");
-    auto r = co_await purchase_.ListReservations(who.user, *id);
-    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    json::array list;
-    for (const auto& v : r.value) {
-      list.push_back(json::object{{"reservationId", v.id},
-                                  {"productId", v.product_id},
-                                  {"quantity", v.quantity},
-                                  {"state", v.state},
-                                  {"expiresAt", FormatIsoUtcMs(v.expires_at_ms)}});
-    }
-    co_return Json(200, {{"reservations", std::move(list)}});
-  }
-  if (seg.size() == 3 && seg[0] == "purchase" && seg[1] == "reservations") {
-    route = static_cast<int>(Route::kReservation);
-    only(bhttp::verb::get, "GET");
-    auto who = identity(false);
-    auto r = co_await purchase_.GetReservation(who.user, std::string(seg[2]));
-    if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    const auto& v = r.value;
-    json::object body{{"reservationId", v.id},
-                      {"productId", v.product_id},
-                      {"quantity", v.quantity},
-                      {"state", v.state}};
-    body["expiresAt"] = v.expires_at_ms > 0 ? json::value(FormatIsoUtcMs(v.expires_at_ms)) : nullptr;
-    co_return Json(200, body);
-  }
-  if (queue_ && (seg.size() == 2 || seg.size() == 3) && seg[0] == "queue") {
-    // GET /queue/{id}, POST /queue/{id}/join, GET /queue/{id}/status?ticket=...
-    if (seg.size() == 2) {
-      route = static_cast<int>(Route::kQueueInfo);
-      only(bhttp::verb::get, "GET");
-      auto id = ParseId(seg[1]);
-      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-      auto r = co_await queue_->Info(*id);
-      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-      const auto& i = r.value;
-      json::object body{{"productId", i.product_id},
-                        {"enabled", i.enabled},
-                        {"length", i.length},
-                        {"admitted", i.admitted},
-                        {"active", i.active},
-                        {"dropped", i.dropped},
-                        {"admitPerSecond", i.admit_per_second},
-                        {"maxActive", i.max_active},
-                        {"admissionTtlSeconds", i.admission_ttl_seconds},
-                        {"soldOut", i.sold_out}};
-      body["saleStartsAt"] =
-          i.sale_starts_at_ms ? json::value(FormatIsoUtcMs(*i.sale_starts_at_ms)) : nullptr;
-      co_return Json(200, body);
-    }
-    if (seg[2] == "join") {
-      route = static_cast<int>(Route::kQueueJoin);
-      only(bhttp::verb::post, "POST");
-      auto who = identity(false);
-      auto id = ParseId(seg[1]);
-      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-      std::optional<Response> refused;
-      auto r = co_await Join(std::move(who), *id, req, peer, refused);
-      if (refused) co_return std::move(*refused);
-      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-      co_return Json(200, PlaceJson(r.value));
-    }
-    if (seg[2] == "status") {
-      route = static_cast<int>(Route::kQueueStatus);
-      only(bhttp::verb::get, "GET");
-      auto who = identity(false);
-      auto id = ParseId(seg[1]);
-      if (!id) co_return FromOutcome(Outcome::kProductNotFound);
-      std::string ticket(QueryParam(target, "ticket"));
-      if (ticket.empty() || ticket.size() > 64) Invalid("ticket query parameter is required");
-      auto r = co_await queue_->Status(who.user, *id, ticket);
-      if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-      co_return Json(200, PlaceJson(r.value));
-    }
-  }
-  co_return Error(404, "NOT_FOUND", "no route for " + std::string(path));
 }
 
 }  // namespace ticketing::http

@@ -8,11 +8,34 @@
 #include "purchase/service.hpp"
 #include "queue/service.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace ticketing::http {
+
+// Who may call a route.
+enum class Access { kPublic, kBuyer, kAdmin };
+
+// A route as the OpenAPI document and the tests see it (the table itself is in api.cpp).
+struct RouteInfo {
+  bhttp::verb method;
+  std::string_view path;  // "/admin/products/{id}": {id} a positive integer, {rid} a string
+  Access access;
+  bool needs_queue;  // answered only when the server runs the waiting room
+  std::string_view summary;
+  // For the OpenAPI document (openapi.cpp has the schemas):
+  std::string_view request;   // schema of the JSON body ("" none)
+  unsigned status;            // the success status
+  std::string_view response;  // schema of the success body ("text", "html": not JSON)
+  std::string_view query;     // query parameters, comma-separated ("cursor,limit")
+};
+
+// Every route, in the order they are matched.
+std::vector<RouteInfo> Routes();
 
 class Api {
  public:
@@ -27,16 +50,26 @@ class Api {
   // the TCP peer (the client, or a proxy whose X-Forwarded-For may be trusted).
   net::awaitable<Response> Handle(Request& req, net::ip::address peer = {});
 
+  // A matched route's path parameters ({id}, in order) and the caller (routes with access).
+  struct Match {
+    std::array<std::string_view, 2> params{};
+    auth::Identity who;
+    net::ip::address peer;
+  };
+  // The route handlers (api.cpp, where the route table names them), each a function of (api,
+  // request, match): the routes that must be fast (reserve, health) are plain functions, the
+  // others coroutines.
+  struct Handlers;
+
  private:
-  // Not a coroutine: picks the route and does its synchronous checks, so that a request
-  // allocates only its own route's small coroutine frame. Throws ClientError (-> 4xx).
+  // Not a coroutine: picks the route from the table and does its synchronous checks (method,
+  // token), so that a request allocates only its own route's small coroutine frame. Throws
+  // ClientError (-> 4xx).
   net::awaitable<Response> Select(Request& req, int& route, const net::ip::address& peer);
   // The hot route's coroutine: the reserve itself, after validation.
   net::awaitable<Response> Reserve(std::string user, std::int64_t product_id, int quantity,
                                    std::string ticket, std::string idempotency_key,
                                    purchase::RateChecks limits);
-  // The other routes.
-  net::awaitable<Response> Dispatch(Request& req, int& route, const net::ip::address& peer);
 
   // Abuse defences (api_abuse.cpp). The rate limits on `action` for this caller and product
   // (none for admins or without a guard).

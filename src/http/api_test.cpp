@@ -83,7 +83,8 @@ TEST_F(ApiTest, OutcomesMapToStatusAndCode) {
     const char* code;
   } cases[] = {{Outcome::kSoldOut, 409, "SOLD_OUT"},
                {Outcome::kLimitReached, 409, "LIMIT_REACHED"},
-               {Outcome::kProductNotFound, 404, "PRODUCT_NOT_FOUND"}};
+               {Outcome::kProductNotFound, 404, "PRODUCT_NOT_FOUND"},
+               {Outcome::kSalePaused, 409, "SALE_PAUSED"}};
   for (const auto& c : cases) {
     fake_.next = c.o;
     auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
@@ -287,6 +288,67 @@ TEST_F(ApiTest, UnknownRouteAndMethod) {
   EXPECT_EQ(Code(r), "METHOD_NOT_ALLOWED");
   r = Call(bhttp::verb::get, "/products/abc");
   EXPECT_EQ(r.result_int(), 404);
+}
+
+// The route table: every route it lists is answered by its handler (not 404/405), a known
+// path with another method is 405 with Allow, the waiting room's routes need the waiting room.
+TEST_F(ApiTest, EveryTableRouteIsAnswered) {
+  int routes = 0;
+  for (const auto& route : Routes()) {
+    if (route.needs_queue) continue;
+    std::string path(route.path);
+    if (auto at = path.find("{id}"); at != std::string::npos) path.replace(at, 4, "7");
+    if (path == "/purchase/reservations") path += "?productId=7";
+    const std::string token = route.access == Access::kAdmin   ? Admin()
+                              : route.access == Access::kBuyer ? Buyer()
+                                                               : "";
+    auto r = Call(route.method, path, "{}", token);
+    EXPECT_NE(r.result_int(), 405) << path;
+    if (r.result_int() == 404) {
+      EXPECT_NE(Code(r), "NOT_FOUND") << path;
+    }
+    ++routes;
+  }
+  EXPECT_GE(routes, 20);
+}
+
+TEST_F(ApiTest, WrongMethodIs405WithAllow) {
+  auto r = Call(bhttp::verb::delete_, "/admin/products/7", "", Admin());
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(Code(r), "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(r[bhttp::field::allow], "GET, PATCH");
+  // The method is checked before the token: no need to be an admin to learn it.
+  r = Call(bhttp::verb::put, "/admin/orders/3/refund");
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(r[bhttp::field::allow], "POST");
+  // Without a waiting room its routes do not exist.
+  EXPECT_EQ(Call(bhttp::verb::get, "/queue/7").result_int(), 404);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products/7/extra/segments/here", "", Admin())
+                .result_int(),
+            404);
+}
+
+TEST_F(ApiTest, AdminInputIsValidated) {
+  const std::string admin = Admin();
+  auto stock = [&](const std::string& body) {
+    return Call(bhttp::verb::post, "/admin/products/7/stock", body, admin);
+  };
+  for (const char* bad : {R"({})", R"({"add":1,"remove":1})", R"({"add":0})", R"({"remove":-2})",
+                          R"({"add":1.5})", R"({"add":"1"})", R"({"take":1})", "[]", "nope"}) {
+    auto r = stock(bad);
+    EXPECT_EQ(r.result_int(), 400) << bad;
+    EXPECT_EQ(Code(r), "INVALID_REQUEST") << bad;
+  }
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products?limit=0", "", admin).result_int(), 400);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products?limit=201", "", admin).result_int(), 400);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products?cursor=abc", "", admin).result_int(), 400);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/audit?cursor=%zz", "", admin).result_int(), 400);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products/7/reservations?state=expired", "", admin)
+                .result_int(),
+            400);
+  EXPECT_EQ(Call(bhttp::verb::get, "/admin/products?cursor=12&limit=200", "", admin).result_int(),
+            200);
+  EXPECT_EQ(Code(Call(bhttp::verb::post, "/admin/orders/x/refund", "", admin)), "ORDER_NOT_FOUND");
 }
 
 TEST_F(ApiTest, UnavailableIs503) {

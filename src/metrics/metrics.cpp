@@ -8,7 +8,8 @@ namespace {
 constexpr std::array<std::string_view, static_cast<int>(Route::kCount)> kRouteNames = {
     "reserve",    "confirm",      "cancel",      "reservation", "product",
     "admin_products", "admin_product", "admin_sync", "queue_join", "queue_status",
-    "queue_info", "health",       "ready",       "metrics",     "other"};
+    "queue_info", "health",       "ready",       "metrics",     "admin_read",
+    "admin_stock", "admin_pause", "admin_refund", "docs",       "other"};
 
 constexpr std::array<std::string_view, static_cast<int>(Event::kCount)> kEventNames = {
     "hold_created",      "hold_cancelled",   "hold_expired",     "confirm_committed",

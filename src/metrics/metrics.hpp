@@ -41,7 +41,8 @@ class Histogram {
 // HTTP routes, for per-route series. Keep kRouteNames in step.
 enum class Route : int {
   kReserve, kConfirm, kCancel, kReservation, kProduct, kAdminProducts, kAdminProduct,
-  kAdminSync, kQueueJoin, kQueueStatus, kQueueInfo, kHealth, kReady, kMetrics, kOther, kCount
+  kAdminSync, kQueueJoin, kQueueStatus, kQueueInfo, kHealth, kReady, kMetrics, kAdminRead,
+  kAdminStock, kAdminPause, kAdminRefund, kDocs, kOther, kCount
 };
 std::string_view RouteName(Route r);
 

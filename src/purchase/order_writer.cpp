@@ -60,8 +60,9 @@ bool AnyRevoked(db::Connection& c, const std::vector<const OrderRequest*>& group
   return !rows.rows.empty();
 }
 
-// Whether a buyer's orders of the product (this transaction's included) pass the limit. The
-// database enforces the limit itself, so it holds even when Redis lost its counters.
+// Whether a buyer's orders of the product (this transaction's included; refunded ones do not
+// count) pass the limit. The database enforces the limit itself, so it holds even when Redis
+// lost its counters.
 bool OverLimit(db::Connection& c, std::int64_t product_id, std::int64_t limit,
                const std::vector<const OrderRequest*>& group) {
   std::vector<db::Param> params{product_id};
@@ -70,7 +71,7 @@ bool OverLimit(db::Connection& c, std::int64_t product_id, std::int64_t limit,
   for (const auto& u : users) params.emplace_back(u);
   auto rows = c.Execute(
       "SELECT COALESCE(MAX(s), 0) FROM (SELECT SUM(quantity) AS s FROM orders WHERE "
-      "product_id = ? AND user_id IN (" + Placeholders(users.size()) + ") GROUP BY user_id) t",
+      "product_id = ? AND refunded_at IS NULL AND user_id IN (" + Placeholders(users.size()) + ") GROUP BY user_id) t",
       params);
   return !rows.rows.empty() && std::stoll(rows.rows[0].at(0).value_or("0")) > limit;
 }

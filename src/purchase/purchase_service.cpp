@@ -39,7 +39,8 @@ const std::string& Status(const redis::Value& v) {
 // read and written as unix ms without any session time-zone conversion.
 constexpr const char* kProductColumns =
     "id, name, price_cents, total_stock, stock, per_user_limit, hold_seconds, "
-    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', sale_starts_at) DIV 1000, queue_json";
+    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', sale_starts_at) DIV 1000, queue_json, "
+    "paused";
 constexpr const char* kSaleStartsAtFromMs =
     "TIMESTAMPADD(MICROSECOND, ?, '1970-01-01 00:00:00')";  // param: ms * 1000, or NULL
 
@@ -87,6 +88,7 @@ Product ProductFromRow(const db::Row& r) {
             static_cast<int>(ToInt(r.at(6)))};
   if (r.at(7)) p.sale_starts_at_ms = std::stoll(*r.at(7));
   p.queue = ParseQueueJson(r.at(8));
+  p.paused = r.at(9).value_or("0") == "1";
   return p;
 }
 
@@ -107,6 +109,9 @@ std::vector<std::string> SettingsArgs(const std::optional<std::int64_t>& start,
 }
 
 }  // namespace
+
+const char* const kProductColumnList = kProductColumns;
+Product ReadProductRow(const db::Row& row) { return ProductFromRow(row); }
 
 Order OrderFromRow(const db::Row& row) {
   Order o;
@@ -222,6 +227,7 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
     }
     if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
     if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
+    if (tag == "SALE_PAUSED") co_return Result<Reservation>{Outcome::kSalePaused, {}};
     if (tag == "NOT_ADMITTED") co_return Result<Reservation>{Outcome::kNotAdmitted, {}};
     // DUPLICATE: the random part of an id collided; draw another.
     if (attempt >= 2)
@@ -510,14 +516,24 @@ net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string 
 net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
   const int hold = p.hold_seconds.value_or(options_.default_hold_seconds);
   auto id = co_await db_.Run([&](db::Connection& c) {
-    auto r = c.Execute(
-        std::string("INSERT INTO products (name, price_cents, total_stock, stock, per_user_limit, "
-                    "hold_seconds, sale_starts_at, queue_json) VALUES (?, ?, ?, ?, ?, ?, ") +
-            kSaleStartsAtFromMs + ", ?)",
-        {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
-         std::int64_t{hold}, StartParam(p.sale_starts_at_ms),
-         p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr)});
-    return static_cast<std::int64_t>(r.insert_id);
+    return db::Transaction(c, [&] {
+      auto r = c.Execute(
+          std::string("INSERT INTO products (name, price_cents, total_stock, stock, "
+                      "per_user_limit, hold_seconds, sale_starts_at, queue_json) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ") +
+              kSaleStartsAtFromMs + ", ?)",
+          {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
+           std::int64_t{hold}, StartParam(p.sale_starts_at_ms),
+           p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr)});
+      const auto new_id = static_cast<std::int64_t>(r.insert_id);
+      if (!p.actor.empty()) {
+        WriteAudit(c, p.actor, "product_create", new_id, 0, "",
+                   ProductAuditJson(Product{new_id, p.name, p.price_cents, p.stock, p.stock,
+                                            p.per_user_limit, hold, p.sale_starts_at_ms,
+                                            p.queue}));
+      }
+      return new_id;
+    });
   });
   const auto prefix = keys::Prefix(id);
   std::exception_ptr failure;
@@ -538,8 +554,13 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
   if (failure) {
     // Keep the two stores together: no product row without its Redis stock.
     try {
-      co_await db_.Run(
-          [id](db::Connection& c) { c.Execute("DELETE FROM products WHERE id = ?", {id}); });
+      co_await db_.Run([id](db::Connection& c) {
+        db::Transaction(c, [&] {
+          c.Execute("DELETE FROM audit_log WHERE product_id = ? AND action = 'product_create'",
+                    {id});
+          c.Execute("DELETE FROM products WHERE id = ?", {id});
+        });
+      });
     } catch (const std::exception& e) {
       log::Error("create_product_compensation_failed", {{"product", id}, {"error", e.what()}});
     }
@@ -554,9 +575,9 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
   const auto prefix = keys::Prefix(product_id);
   auto info = co_await redis_.Command(redis::List("HMGET", keys::Info(prefix), "name", "price",
                                                  "total", "limit", "hold", "start", "q", "qrate",
-                                                 "qmax", "qttl", "qpow"));
+                                                 "qmax", "qttl", "qpow", "paused"));
   auto avail = co_await redis_.Command(redis::List("GET", keys::Available(prefix)));
-  if (!info.IsError() && info.elements.size() == 11 && !info.elements[0].IsNil()) {
+  if (!info.IsError() && info.elements.size() == 12 && !info.elements[0].IsNil()) {
     Product p;
     p.id = product_id;
     p.name = info.elements[0].str;
@@ -575,6 +596,7 @@ net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product
         p.queue->pow_difficulty = static_cast<int>(info.elements[10].AsInt());
       }
     }
+    p.paused = info.elements[11].str == "1";
     co_return Result<Product>{Outcome::kOk, std::move(p)};
   }
   // Not in Redis: the database decides whether it exists.
@@ -600,6 +622,7 @@ net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t prod
       auto rows = c.Execute(select + " FOR UPDATE", {product_id});
       if (rows.rows.empty()) return std::nullopt;
       Product p = ProductFromRow(rows.rows[0]);
+      const Product before = p;
       if (changes.sale_starts_at_ms) p.sale_starts_at_ms = *changes.sale_starts_at_ms;
       if (changes.queue_enabled || changes.admit_per_second || changes.max_active ||
           changes.admission_ttl_seconds || changes.pow_difficulty) {
@@ -616,6 +639,10 @@ net::awaitable<Result<Product>> PurchaseService::UpdateProduct(std::int64_t prod
                     ", queue_json = ? WHERE id = ?",
                 {StartParam(p.sale_starts_at_ms),
                  p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr), product_id});
+      if (!changes.actor.empty()) {
+        WriteAudit(c, changes.actor, "product_update", product_id, 0, ProductAuditJson(before),
+                   ProductAuditJson(p));
+      }
       return p;
     });
   });
@@ -673,6 +700,7 @@ std::vector<std::string> ProductInfoArgs(const Product& p) {
                                std::to_string(p.total_stock)};
   auto settings = SettingsArgs(p.sale_starts_at_ms, p.queue);
   out.insert(out.end(), settings.begin(), settings.end());
+  out.push_back(p.paused ? "1" : "0");
   return out;
 }
 

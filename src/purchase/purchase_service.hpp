@@ -58,6 +58,23 @@ class PurchaseService final : public Service {
                                                 ProductChanges changes) override;
   net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) override;
   net::awaitable<Readiness> CheckReady() override;
+  net::awaitable<Result<StockSync>> AdminSyncStock(std::string actor,
+                                                   std::int64_t product_id) override;
+
+  // The admin console: admin.cpp.
+  net::awaitable<Result<Page<Product>>> ListProducts(std::int64_t after_id, int limit) override;
+  net::awaitable<Result<ProductFigures>> GetProductFigures(std::int64_t product_id) override;
+  net::awaitable<Result<StockChange>> ChangeStock(std::string actor, std::int64_t product_id,
+                                                  std::int64_t delta,
+                                                  std::string idempotency_key) override;
+  net::awaitable<Result<Product>> SetPaused(std::string actor, std::int64_t product_id,
+                                            bool paused) override;
+  net::awaitable<Result<Page<HoldRow>>> ListHolds(std::int64_t product_id, std::string state,
+                                                  std::string cursor, int limit) override;
+  net::awaitable<Result<Page<OrderRow>>> ListOrders(std::int64_t product_id,
+                                                    std::int64_t after_id, int limit) override;
+  net::awaitable<Result<Refund>> RefundOrder(std::string actor, std::int64_t order_id) override;
+  net::awaitable<Result<Page<AuditEntry>>> ListAudit(std::int64_t before_id, int limit) override;
 
  private:
   net::awaitable<std::optional<Order>> FindOrder(std::string reservation_id, std::string user);
@@ -74,6 +91,9 @@ class PurchaseService final : public Service {
   keys::SignedIds ids_;
 };
 
+// The products columns ReadProductRow reads, for a SELECT list.
+extern const char* const kProductColumnList;
+Product ReadProductRow(const db::Row& row);
 // Reads an order row (id, reservation_id, product_id, quantity, total_price_cents).
 Order OrderFromRow(const db::Row& row);
 // The order made from `reservation_id` (and by `user`, if given), if any.
@@ -81,8 +101,15 @@ std::optional<Order> SelectOrder(db::Connection& c, const std::string& reservati
                                  const std::string* user = nullptr);
 // The product row, locked (SELECT ... FOR UPDATE) until the caller's transaction ends.
 std::optional<Product> SelectProductForUpdate(db::Connection& c, std::int64_t product_id);
+// Appends an audit_log row in the caller's transaction. `before`/`after`: JSON text ("" none).
+// A non-empty `idempotency_key` must be new for this admin (else QueryError, duplicate key).
+void WriteAudit(db::Connection& c, const std::string& actor, std::string_view action,
+                std::int64_t product_id, std::int64_t order_id, const std::string& before,
+                const std::string& after, const std::string& idempotency_key = "");
+// A product's settings and stock as the audit trail records them (JSON text).
+std::string ProductAuditJson(const Product& p);
 // The product's Redis info fields as sync_stock.lua takes them: name, priceCents, limit,
-// holdSeconds, total, saleStartsAtMs, then the waiting room.
+// holdSeconds, total, saleStartsAtMs, then the waiting room, then paused.
 std::vector<std::string> ProductInfoArgs(const Product& p);
 
 }  // namespace ticketing::purchase

@@ -21,6 +21,11 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_epoch_mark)),
       redis::Script(std::string(lua::k_hold_status)),
       redis::Script(std::string(lua::k_rate_limit)),
+      redis::Script(std::string(lua::k_product_pause)),
+      redis::Script(std::string(lua::k_stock_take)),
+      redis::Script(std::string(lua::k_admin_figures)),
+      redis::Script(std::string(lua::k_admin_holds)),
+      redis::Script(std::string(lua::k_refund_user)),
   };
   return scripts;
 }

@@ -33,6 +33,10 @@ enum class Outcome {
   kPowRequired,          // queue join needs a solved proof-of-work challenge (none or too easy)
   kPowExpired,           // the solved challenge's lifetime is over (by Redis time)
   kPowReplayed,          // the solved challenge was used already
+  kSalePaused,           // an admin paused the sale (reserve, queue join)
+  kOrderNotFound,
+  kStockInUse,           // a stock remove asked for more units than are free (not held, not sold)
+  kInvalidCursor,        // a paging cursor this server did not hand out
 };
 
 // Rate limits folded into one script call (src/abuse builds them): keys in the product's
@@ -81,6 +85,7 @@ struct Product {
   std::optional<int> hold_seconds;
   std::optional<std::int64_t> sale_starts_at_ms;  // unix ms; none: on sale
   std::optional<QueueSettings> queue;
+  bool paused = false;
 };
 
 struct NewProduct {
@@ -91,6 +96,7 @@ struct NewProduct {
   std::optional<int> hold_seconds;
   std::optional<std::int64_t> sale_starts_at_ms;
   std::optional<QueueSettings> queue;
+  std::string actor;  // the admin's `sub`, for the audit trail ("": not audited)
 };
 
 // PATCH /admin/products/{id}: only the fields that are set change.
@@ -101,6 +107,7 @@ struct ProductChanges {
   std::optional<int> max_active;
   std::optional<int> admission_ttl_seconds;
   std::optional<int> pow_difficulty;
+  std::string actor;  // the admin's `sub`, for the audit trail ("": not audited)
 };
 
 struct StockSync {
@@ -108,6 +115,68 @@ struct StockSync {
   std::int64_t after = 0;
   std::int64_t database_stock = 0;
   std::int64_t held = 0;
+};
+
+// GET /admin/products/{id}: the product with its live figures.
+struct ProductFigures {
+  Product product;  // available: Redis' (units free to reserve now)
+  std::int64_t database_stock = 0;  // units not in orders (free + held + confirming)
+  std::int64_t sold = 0;            // units in orders not refunded
+  std::int64_t orders = 0;          // orders not refunded
+  std::int64_t refunded = 0;        // units in refunded orders
+  std::int64_t held = 0;            // units in holds waiting for their confirm
+  std::int64_t confirming = 0;      // units in holds whose confirm is under way
+  std::int64_t holds_expired = 0;   // since Redis was last rebuilt
+  std::int64_t holds_cancelled = 0;
+};
+
+// One page of a listing; `next_cursor` is "" on the last page.
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::string next_cursor;
+};
+
+// A live hold as an admin sees it.
+struct HoldRow {
+  std::string id;
+  std::string user;
+  int quantity = 0;
+  std::string state;  // held|confirming
+  std::int64_t expires_at_ms = 0;  // held: the hold's end; confirming: the lease's
+  std::int64_t created_at_ms = 0;
+};
+
+struct OrderRow {
+  Order order;
+  std::string user;
+  std::int64_t created_at_ms = 0;
+  std::optional<std::int64_t> refunded_at_ms;
+};
+
+// POST /admin/products/{id}/stock.
+struct StockChange {
+  std::int64_t total = 0;           // total_stock after
+  std::int64_t database_stock = 0;  // after
+  std::int64_t available = 0;       // Redis' after
+  std::int64_t removable = 0;       // kStockInUse: the most a remove could take now
+  bool repeated = false;            // an earlier call with the same Idempotency-Key made it
+};
+
+struct Refund {
+  OrderRow order;
+  bool repeated = false;  // an earlier call refunded it
+};
+
+struct AuditEntry {
+  std::int64_t id = 0;
+  std::int64_t at_ms = 0;
+  std::string admin;
+  std::string action;
+  std::int64_t product_id = 0;  // 0: none
+  std::int64_t order_id = 0;    // 0: none
+  std::string before_json;      // "" : none
+  std::string after_json;
 };
 
 template <class T>
@@ -197,8 +266,65 @@ class Service {
   // confirms. -> kOk, kProductNotFound.
   virtual net::awaitable<Result<StockSync>> SyncStock(std::int64_t product_id) = 0;
 
+  // SyncStock on behalf of admin `actor`, recorded in the audit trail.
+  virtual net::awaitable<Result<StockSync>> AdminSyncStock(std::string /*actor*/,
+                                                           std::int64_t product_id) {
+    return SyncStock(product_id);
+  }
+
   // Never throws.
   virtual net::awaitable<Readiness> CheckReady() = 0;
+
+  // The admin console (src/purchase/README.md, "Admin"). Every change is audited as `actor`.
+  // Products in id order from after `after_id`, from the database (available = its stock).
+  virtual net::awaitable<Result<Page<Product>>> ListProducts(std::int64_t /*after_id*/,
+                                                             int /*limit*/) {
+    co_return Result<Page<Product>>{Outcome::kOk, {}};
+  }
+  // -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<ProductFigures>> GetProductFigures(std::int64_t /*product_id*/) {
+    co_return Result<ProductFigures>{Outcome::kProductNotFound, {}};
+  }
+  // Adds (delta > 0) or removes (delta < 0) units of total and stock, atomically against
+  // reserves and confirms. A remove takes only free units. With `idempotency_key` (may be ""),
+  // a repeat by the same admin changes nothing and answers the first change (repeated).
+  // -> kOk, kProductNotFound, kStockInUse (value.removable says how many were free),
+  // kIdempotencyConflict (the key was used for another change).
+  virtual net::awaitable<Result<StockChange>> ChangeStock(std::string /*actor*/,
+                                                          std::int64_t /*product_id*/,
+                                                          std::int64_t /*delta*/,
+                                                          std::string /*idempotency_key*/) {
+    co_return Result<StockChange>{Outcome::kProductNotFound, {}};
+  }
+  // Pauses or resumes the sale (idempotent). -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<Product>> SetPaused(std::string /*actor*/,
+                                                    std::int64_t /*product_id*/, bool /*paused*/) {
+    co_return Result<Product>{Outcome::kProductNotFound, {}};
+  }
+  // Live holds, by expiry; `state` "" (both), "held" or "confirming". -> kOk,
+  // kProductNotFound, kInvalidCursor.
+  virtual net::awaitable<Result<Page<HoldRow>>> ListHolds(std::int64_t /*product_id*/,
+                                                          std::string /*state*/,
+                                                          std::string /*cursor*/, int /*limit*/) {
+    co_return Result<Page<HoldRow>>{Outcome::kProductNotFound, {}};
+  }
+  // Orders of a product in id order from after `after_id`. -> kOk, kProductNotFound.
+  virtual net::awaitable<Result<Page<OrderRow>>> ListOrders(std::int64_t /*product_id*/,
+                                                            std::int64_t /*after_id*/,
+                                                            int /*limit*/) {
+    co_return Result<Page<OrderRow>>{Outcome::kProductNotFound, {}};
+  }
+  // Refunds an order exactly once (repeats answer repeated=true): its units go back to the
+  // stock and stop counting against the buyer's limit. -> kOk, kOrderNotFound.
+  virtual net::awaitable<Result<Refund>> RefundOrder(std::string /*actor*/,
+                                                     std::int64_t /*order_id*/) {
+    co_return Result<Refund>{Outcome::kOrderNotFound, {}};
+  }
+  // The audit trail, newest first, from before `before_id` (0: from the newest).
+  virtual net::awaitable<Result<Page<AuditEntry>>> ListAudit(std::int64_t /*before_id*/,
+                                                             int /*limit*/) {
+    co_return Result<Page<AuditEntry>>{Outcome::kOk, {}};
+  }
 };
 
 }  // namespace ticketing::purchase

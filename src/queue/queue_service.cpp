@@ -107,6 +107,7 @@ net::awaitable<Result<Place>> QueueService::JoinWithProof(std::string user,
                                             : Outcome::kPowReplayed;
     co_return Result<Place>{o, std::move(p)};
   }
+  if (tag == "PAUSED") co_return Result<Place>{Outcome::kSalePaused, {}};
   co_return Result<Place>{Outcome::kOk, ToPlace(reply, product_id, user)};
 }
 

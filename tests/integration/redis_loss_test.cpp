@@ -212,7 +212,7 @@ std::vector<std::string> KeysWithoutTtl(Stores& stores, std::int64_t product) {
   std::istringstream in(listed);
   for (std::string k; in >> k;) {
     if (k == prefix + ":info" || k == prefix + ":avail" || k == prefix + ":exp" ||
-        k == prefix + ":held") {
+        k == prefix + ":held" || k == prefix + ":stats") {
       continue;
     }
     out.push_back(k);

@@ -90,7 +90,7 @@ void Stores::ExpectInvariants(std::int64_t product) {
   const std::string id = std::to_string(product);
   long long total = SqlInt("SELECT total_stock FROM products WHERE id=" + id);
   long long stock = SqlInt("SELECT stock FROM products WHERE id=" + id);
-  long long sold = SqlInt("SELECT COALESCE(SUM(quantity),0) FROM orders WHERE product_id=" + id);
+  long long sold = SqlInt("SELECT COALESCE(SUM(quantity),0) FROM orders WHERE refunded_at IS NULL AND product_id=" + id);
   EXPECT_EQ(sold + stock, total) << "orders + stock != total for product " << id;
   EXPECT_EQ(Available(product) + HeldUnits(product, true), stock)
       << "Redis available + live holds != database stock for product " << id;

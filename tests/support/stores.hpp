@@ -31,7 +31,8 @@ class Stores {
   // Units in the product's holds whose state is `held`, or `held` or `confirming`.
   long long HeldUnits(std::int64_t product, bool with_confirming);
 
-  // units in orders + database stock = total; Redis available + live holds = database stock.
+  // units in orders (not refunded) + database stock = total; Redis available + live holds =
+  // database stock.
   void ExpectInvariants(std::int64_t product);
 
  private:

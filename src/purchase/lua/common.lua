@@ -39,6 +39,8 @@ local function release(prefix, rid, hkey, state)
   redis.call('HSET', hkey, 'state', state, 'ended', now_ms())
   redis.call('HDEL', hkey, 'lid')
   end_hold(prefix, rid, hkey, h[1])
+  -- Holds ended so far, by state (GET /admin/products/{id}); lost with Redis, like the holds.
+  redis.call('HINCRBY', prefix .. ':stats', state, 1)
   return qty
 end
 

@@ -1,4 +1,4 @@
--- Checks the product, its sale start, stock, the waiting-room admission (queue-enabled
+-- Checks the product, that its sale is not paused, its sale start, stock, the waiting-room admission (queue-enabled
 -- products only) and the buyer's limit, then takes the units, writes the hold, schedules its
 -- expiry and uses up the admission, all at once.
 -- KEYS[1] prefix:info  KEYS[2] prefix:avail  KEYS[3] prefix:exp  KEYS[4] prefix:u:<user>
@@ -10,6 +10,7 @@
 -- ARGV[9..8+2n] their (emission, tolerance) in µs; checked first, so a limited reserve takes
 -- nothing
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
+--    | {'SALE_PAUSED'} (an admin paused the sale: info.paused = '1')
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
 --    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
 --    | {'RATE_LIMITED', retryAfterMs}
@@ -21,7 +22,7 @@ if nlimits > 0 then
   if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
 end
 local qty = tonumber(ARGV[2])
-local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q')
+local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 local ikey = nil
 if ARGV[7] and ARGV[7] ~= '' then
@@ -35,6 +36,7 @@ if ARGV[7] and ARGV[7] ~= '' then
     end
   end
 end
+if info[5] == '1' then return {'SALE_PAUSED'} end
 if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
 local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end

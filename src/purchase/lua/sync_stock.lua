@@ -1,6 +1,6 @@
 -- Puts a product right from the database (stock sync, and the rebuild after Redis lost data):
 -- the info hash from the product row; live holds (held or confirming) whose order is committed
--- (listed in ARGV[14..] as rid, orderId, totalCents) marked confirmed without returning their
+-- (listed in ARGV[15..] as rid, orderId, totalCents) marked confirmed without returning their
 -- units (Redis came back from before their confirm); available := database stock - units of
 -- the remaining live holds; prefix:held recounted (units of holds in state 'held'). Runs while
 -- the caller holds the product row lock in the database, so no confirm can commit meanwhile.
@@ -9,6 +9,7 @@
 -- ARGV[3..12] name, priceCents, limit, holdSeconds ('' = server default), total, saleStartsAtMs ('' = open), then the
 --   waiting room: enabled ('1'/'0'), admitPerSecond, maxActive, admissionTtlSeconds,
 --   ARGV[13] powDifficulty ('' each when the product has no waiting room)
+-- ARGV[14] paused ('1'/'0')   ARGV[15..] committed orders of live holds (rid, orderId, totalCents)
 -- -> {before, after, liveUnits, holdsConfirmed}
 local prefix = ARGV[1]
 redis.call('DEL', KEYS[3])
@@ -19,8 +20,9 @@ if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[3], 'q', ARGV[9], 'qrate', ARGV[10], 'qmax', ARGV[11], 'qttl', ARGV[12],
              'qpow', ARGV[13])
 end
+if ARGV[14] == '1' then redis.call('HSET', KEYS[3], 'paused', '1') end
 local committed = {}
-for i = 14, #ARGV - 2, 3 do committed[ARGV[i]] = {ARGV[i + 1], ARGV[i + 2]} end
+for i = 15, #ARGV - 2, 3 do committed[ARGV[i]] = {ARGV[i + 1], ARGV[i + 2]} end
 local live = 0
 local held = 0
 local confirmed = 0

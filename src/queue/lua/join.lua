@@ -9,10 +9,10 @@
 -- (MAC and hash checked by the server): with info qpow > 0 every join needs a proof at least
 -- that hard, unexpired by Redis time and not used before; it is marked used here
 -- (prefix:q:pow:<id> until its expiry), so the join and the mark are one step.
--- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'}
+-- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'} | {'PAUSED'} (new joiners only)
 --    | {'POW_REQUIRED' | 'POW_STALE' | 'POW_REPLAYED', difficulty, nowMs}
 local prefix = ARGV[1]
-local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start', 'qpow')
+local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start', 'qpow', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
 local now = now_ms()
@@ -40,6 +40,8 @@ end
 if ticket then
   redis.call('ZADD', prefix .. ':q:seen', 'XX', now, ticket)
 else
+  -- While an admin has the sale paused, nobody new joins; those in the line keep their place.
+  if info[5] == '1' then return {'PAUSED'} end
   if redis.call('ZCARD', prefix .. ':q:line') >= tonumber(ARGV[5]) then return {'FULL'} end
   ticket = ARGV[3]
   local order

@@ -7,9 +7,9 @@
 --   potential units - active (available + units in 'held' holds that may come back);
 --   ARGV[3] per call.
 -- KEYS[1] prefix:info   ARGV[1] prefix  ARGV[2] poll timeout ms  ARGV[3] batch
--- -> {'OK'|'OFF'|'PRE', soldOut 0/1, admitted, dropped, available} | {'NOT_FOUND'}
+-- -> {'OK'|'OFF'|'PRE'|'PAUSED', soldOut 0/1, admitted, dropped, available} | {'NOT_FOUND'}
 local prefix = ARGV[1]
-local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'qrate', 'qmax', 'qttl', 'start')
+local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'qrate', 'qmax', 'qttl', 'start', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 local now = now_ms()
 local potential = potential_units(prefix)
@@ -19,6 +19,8 @@ local available = tonumber(redis.call('GET', prefix .. ':avail') or '0')
 if info[2] ~= '1' then return {'OFF', soldout, 0, 0, available} end
 local active_key = prefix .. ':q:active'
 redis.call('ZREMRANGEBYSCORE', active_key, '-inf', now)
+-- Paused by an admin: nobody is admitted and nobody dropped (waiters keep their place).
+if info[7] == '1' then return {'PAUSED', soldout, 0, 0, available} end
 local start = tonumber(info[6]) or 0
 if now < start then return {'PRE', soldout, 0, 0, available} end
 local batch = tonumber(ARGV[3])
