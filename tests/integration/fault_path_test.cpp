@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -276,6 +277,61 @@ TEST_F(FaultPath, OverloadIsAnsweredAtOnceWithRetryAfter) {
   EXPECT_EQ(metrics.find("ticketing_events_total{event=\"overloaded\"} 0\n"), std::string::npos)
       << "the overloaded counter did not count";
   EXPECT_NE(metrics.find("ticketing_events_total{event=\"overloaded\"} "), std::string::npos);
+}
+
+// A Redis that stalls (SIGSTOP) past the command timeout while 2,000 reserves are in flight:
+// every one is answered 201 or 503 UNAVAILABLE within the request deadline, and once Redis goes
+// on, new requests succeed on the same server (no restart); nothing is oversold or leaked.
+TEST_F(FaultPath, ARedisStallAnswersEveryRequestAndTheServerRecoversByItself) {
+  auto product = CreateProduct(100000, 1, 5);
+  ServerProcess server(SharedServices(), {{"REDIS_TIMEOUT_MS", "500"},
+                                          {"REDIS_QUEUE_TIMEOUT_MS", "1000"},
+                                          {"SWEEP_INTERVAL_MS", "100"}});
+  server.Start();
+  std::vector<Call> calls;
+  for (int i = 0; i < 2000; ++i) {
+    calls.push_back({"POST", "/purchase/reserve", Body(product), Token("stall-" + std::to_string(i))});
+  }
+  std::ifstream pid_file(SharedServices().dir + "/redis/redis.pid");
+  pid_t redis = 0;
+  pid_file >> redis;
+  ASSERT_GT(redis, 0);
+  ASSERT_EQ(::kill(redis, SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto replies = std::async(std::launch::async, [&] { return Concurrent(server.port(), calls); });
+  std::this_thread::sleep_for(milliseconds(2000));
+  ::kill(redis, SIGCONT);
+  auto results = replies.get();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  int ok = 0, unavailable = 0;
+  for (const auto& r : results) {
+    if (r.status == 201) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.status, 503) << r.body;
+      EXPECT_EQ(r.ErrorCode(), "UNAVAILABLE") << r.body;
+      ++unavailable;
+    }
+  }
+  EXPECT_EQ(ok + unavailable, 2000);
+  EXPECT_GE(unavailable, 1) << "the stall did not reach any request";
+  // No request waited for the stall to end past its deadline (HTTP_REQUEST_TIMEOUT_SECONDS 10).
+  EXPECT_LT(elapsed, std::chrono::seconds(9));
+  // Redis goes on: the same server serves again by itself, every new request.
+  HttpClient client(server.port());
+  EXPECT_TRUE(Eventually([&] {
+    return client.Post("/purchase/reserve", Body(product), Token("after-stall-0")).status == 201;
+  }, milliseconds(5000)));
+  for (int i = 1; i <= 20; ++i) {
+    auto r = client.Post("/purchase/reserve", Body(product), Token("after-stall-" + std::to_string(i)));
+    EXPECT_EQ(r.status, 201) << r.body;
+  }
+  // A 503 reserve may still have run (it timed out after being written): its hold is live and
+  // counted, so the books balance now, and again once every hold has expired.
+  stores_.ExpectInvariants(product);
+  EXPECT_TRUE(Eventually([&] { return stores_.Available(product) == 100000; }, milliseconds(15000)))
+      << "units of the holds made during the stall were not all returned";
+  stores_.ExpectInvariants(product);
 }
 
 // Defect 6: SIGTERM while a confirm's transaction outlasts the 10-s drain. The I/O contexts
