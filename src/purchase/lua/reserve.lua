@@ -7,8 +7,8 @@
 -- ARGV[6] admission ticket ('' if none was presented)
 -- ARGV[7] idempotency key ('' if none): the same buyer, product and key get the first hold back
 -- ARGV[8] n rate limits (absent or '0': none): KEYS[6..5+n] their keys (prefix:rl:...),
--- ARGV[9..8+2n] their (emission, tolerance) in µs; checked first, so a limited reserve takes
--- nothing
+-- ARGV[9..8+2n] their (emission, tolerance) in µs; checked once the units are there (not for
+-- a reserve refused as not found, paused, not open or sold out), before anything is taken
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
 --    | {'SALE_PAUSED'} (an admin paused the sale: info.paused = '1')
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
@@ -16,11 +16,6 @@
 --    | {'RATE_LIMITED', retryAfterMs}
 local now_u = now_us()  -- one TIME call for the limits and the hold
 local now = math.floor(now_u / 1000)
-local nlimits = tonumber(ARGV[8] or '0') or 0
-if nlimits > 0 then
-  local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_u)
-  if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
-end
 local qty = tonumber(ARGV[2])
 local info = redis.call('HMGET', KEYS[1], 'limit', 'hold', 'start', 'q', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
@@ -40,6 +35,13 @@ if info[5] == '1' then return {'SALE_PAUSED'} end
 if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
 local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end
+-- The rate limits count only reserves that could take units: a refusal above costs nothing
+-- and writes nothing (a stampede on a sold-out product must not write a key per request).
+local nlimits = tonumber(ARGV[8] or '0') or 0
+if nlimits > 0 then
+  local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_u)
+  if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
+end
 local tkey = nil
 if info[4] == '1' then
   -- An admission is good once, for its buyer, until it expires.
