@@ -181,7 +181,6 @@ net::awaitable<bool> RedisLossWatch::CheckOnce(bool force) {
 
 net::awaitable<void> RedisLossWatch::Run() {
   net::steady_timer timer(co_await net::this_coro::executor);
-  bool started = false;  // the start-up rebuild is done
   bool was_failing = false;
   while (!stopped_) {
     if (!redis_.Connected()) {
@@ -195,8 +194,10 @@ net::awaitable<void> RedisLossWatch::Run() {
       continue;
     }
     try {
-      co_await CheckOnce(!started);
-      started = true;
+      // No forced rebuild at start: the marker tells whether this Redis run was rebuilt
+      // already. A rebuild holds Redis for as long as the scripts walk a product's live holds,
+      // and six workers (re)starting mid-sale each forcing one stalled Redis for seconds.
+      co_await CheckOnce(false);
       if (was_failing) log::Info("redis_loss_check_recovered");
       was_failing = false;
     } catch (const std::exception& e) {

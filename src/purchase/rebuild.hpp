@@ -1,6 +1,6 @@
 #pragma once
 // Puts Redis right from the database, which is the truth: after Redis lost data (FLUSHALL, an
-// AOF that lost its last second, a restore from an older snapshot), at server start, and for
+// AOF that lost its last second, a restore from an older snapshot, a first start), and for
 // one product when a request finds it missing. One mechanism for all of these and for stock
 // sync: ReconcileProduct, run under the product's row lock so that no confirm commits meanwhile.
 #include "db/db.hpp"
@@ -53,8 +53,8 @@ class RedisLossWatch {
                  std::chrono::milliseconds interval = std::chrono::seconds(1))
       : redis_(redis), db_(db), options_(std::move(options)), interval_(interval) {}
 
-  // Until Stop(): a full rebuild at start (retried until the database answers), then the check
-  // every interval. Never throws.
+  // Until Stop(): the check at once, then every interval; a full rebuild whenever the marker
+  // says this Redis run was not rebuilt (retried until the database answers). Never throws.
   net::awaitable<void> Run();
   void Stop() { stopped_ = true; }
 
