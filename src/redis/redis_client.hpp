@@ -96,7 +96,7 @@ struct Options {
   std::chrono::milliseconds dead_timeout{0};
   // At most this many commands are written and unanswered; the rest wait in the send queue, so
   // one slow reply does not put thousands of unrelated commands past their deadline.
-  std::size_t max_in_flight = 1024;
+  std::size_t max_in_flight = 256;
   // A command still in the send queue after this fails alone with NotSent (it did not run);
   // the connection stays up. 0: command_timeout.
   std::chrono::milliseconds queue_timeout{0};
