@@ -1,7 +1,6 @@
 #include "abuse/pow.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
@@ -84,14 +83,7 @@ std::string PowCodec::Mac(std::int64_t product_id, std::string_view user, std::s
 
 std::string PowCodec::Issue(std::int64_t product_id, std::string_view user,
                             std::int64_t expires_at_ms, int difficulty) const {
-  unsigned char bytes[8];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
+  const std::string id = auth::RandomHex(8);
   const std::string exp = std::to_string(expires_at_ms);
   const std::string diff = std::to_string(difficulty);
   std::string out = std::to_string(product_id);

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include <boost/json.hpp>
 
@@ -18,6 +19,21 @@
 namespace ticketing::auth {
 
 namespace json = boost::json;
+
+std::string RandomHex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes);
+  for (unsigned char b : raw) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
 
 std::string Base64UrlEncode(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');

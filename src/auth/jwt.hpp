@@ -20,6 +20,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view text);
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
 
+// `bytes` random bytes from OpenSSL's CSPRNG as lowercase hex (2 x bytes characters).
+std::string RandomHex(std::size_t bytes);
+
 // Constant-time equality of two byte strings.
 bool SafeEqual(std::string_view a, std::string_view b);
 

@@ -145,12 +145,8 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
 net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
     std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
     std::string idempotency_key, RateChecks limits) {
-  // (A retry with an idempotency key must find its hold, so it always asks Redis.)
-  if (options_.sold_out && idempotency_key.empty() &&
-      options_.sold_out->CannotReserve(product_id, quantity)) {
-    Registry::Get().Count(Event::kSoldOutFlagHit);
-    co_return Result<Reservation>{Outcome::kSoldOut, {}};
-  }
+  // A product known to be sold out was answered by the caller (KnownSoldOut, before this
+  // coroutine's frame); what becomes known while the command waits, StillWanted answers.
   const auto prefix = keys::Prefix(product_id);
   // While the command waits to be written (a burst fills the connection), a reply to another
   // reserve may show the product sold out: then it is answered without going to Redis.

@@ -4,8 +4,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <openssl/rand.h>
-
+#include "auth/jwt.hpp"
 #include "metrics/log.hpp"
 #include "purchase/keys.hpp"
 #include "purchase/scripts.hpp"
@@ -50,18 +49,6 @@ std::string RunId(const redis::Value& info) {
   const auto from = at + kField.size();
   const auto end = info.str.find_first_of("\r\n", from);
   return info.str.substr(from, end == std::string::npos ? std::string::npos : end - from);
-}
-
-std::string RandomHex() {
-  unsigned char bytes[8];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -156,7 +143,7 @@ net::awaitable<bool> RedisLossWatch::CheckOnce(bool force) {
 
   // The guard goes with a FLUSHALL during the rebuild; then the marker is not written and
   // the next check rebuilds again.
-  if (guard_.empty()) guard_ = std::string(kEpochKey) + ":guard:" + RandomHex();
+  if (guard_.empty()) guard_ = std::string(kEpochKey) + ":guard:" + auth::RandomHex(8);
   const std::string guard = guard_;
   co_await redis_.Command(redis::List("SET", guard, "1", "PX",
                                       std::to_string(std::chrono::milliseconds(kGuardTtl).count())));

@@ -219,7 +219,8 @@ class Service {
   }
   // True when a reserve of `quantity` units is known to be SOLD_OUT without asking Redis (see
   // SoldOutBoard). Not a coroutine, so the hot route answers a stampede without a frame. The
-  // caller skips it for a reserve with an idempotency key (a retry must find its hold).
+  // caller skips it for a reserve with an idempotency key (a retry must find its hold), and asks
+  // it before a reserve: the reserve itself does not look again.
   virtual bool KnownSoldOut(std::int64_t /*product_id*/, int /*quantity*/) { return false; }
   // ReserveWithAdmission under `limits`, checked in the same script call before anything is
   // taken. Also -> kRateLimited (value.retry_after_ms says when to retry).
