@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -144,7 +145,7 @@ long long Value::AsInt() const {
   throw std::runtime_error("redis: reply is not an integer");
 }
 
-Script::Script(std::string src) : source(std::move(src)) {
+Script::Script(std::string src, bool changes) : source(std::move(src)), changes_state(changes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (EVP_Digest(source.data(), source.size(), md, &md_len, EVP_sha1(), nullptr) != 1) {
@@ -172,6 +173,7 @@ struct Connection::Impl {
     Handler handler;
     Clock::time_point enqueued;
     StillWanted still_wanted;
+    bool asking = false;  // write ASKING first; its reply goes to no one
   };
 
   Impl(net::any_io_executor ex, Options opts)
@@ -316,12 +318,17 @@ struct Connection::Impl {
             ++stats_.late_replies;
             continue;
           }
+          if (!pending_.front().handler) {  // ASKING's reply
+            pending_.pop_front();
+            continue;
+          }
           Value value = FromReply(reply.get());
           value.written_at = pending_.front().written;
           Handler handler = std::move(pending_.front().handler);
           pending_.pop_front();
           Complete(std::move(handler), nullptr, std::move(value), executor_);
         }
+        in_flight_.store(pending_.size(), std::memory_order_relaxed);
         // Room in flight again: a writer waiting for it may send the next commands.
         if (writer_idle_ && !queued_.empty()) {
           writer_idle_ = false;
@@ -358,10 +365,18 @@ struct Connection::Impl {
             queued_.pop_front();
             continue;
           }
+          if (q.asking) {
+            // An empty handler: the reader drops ASKING's +OK (or error; the command's own
+            // reply then says what happened).
+            static constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
+            writing_.append(kAsking);
+            pending_.push_back(Pending{Handler{}, now});
+          }
           writing_.append(q.command.data.get(), q.command.size);
           pending_.push_back(Pending{std::move(q.handler), now});
           queued_.pop_front();
         }
+        in_flight_.store(pending_.size(), std::memory_order_relaxed);
         if (writing_.empty()) continue;  // every one was withdrawn
         auto [ec, n] = co_await net::async_write(socket_, net::buffer(writing_), kNoThrow);
         (void)n;
@@ -417,8 +432,11 @@ struct Connection::Impl {
             stats_.last_error = "redis: no reply within " +
                                 std::to_string(options_.command_timeout.count()) +
                                 " ms (command timed out)";
-            Complete(std::move(pending_[abandoned_].handler),
-                     std::make_exception_ptr(Unavailable(stats_.last_error)), Value{}, executor_);
+            if (pending_[abandoned_].handler) {
+              Complete(std::move(pending_[abandoned_].handler),
+                       std::make_exception_ptr(Unavailable(stats_.last_error)), Value{},
+                       executor_);
+            }
             ++abandoned_;
           }
         }
@@ -438,7 +456,7 @@ struct Connection::Impl {
   }
 
   static net::awaitable<Value> Execute(std::shared_ptr<Impl> self, std::vector<std::string> args,
-                                       StillWanted still_wanted = {}) {
+                                       StillWanted still_wanted = {}, bool asking = false) {
     if (self->state_ != State::kConnected) throw NotSent("redis: not connected");
     if (self->pending_.size() + self->queued_.size() >= self->options_.max_pending) {
       throw NotSent("redis: too many pending commands");
@@ -446,15 +464,15 @@ struct Connection::Impl {
     Encoded cmd = Encode(args);
     Value reply = co_await net::async_initiate<decltype(net::use_awaitable),
                                                void(std::exception_ptr, Value)>(
-        [](Handler handler, Impl* impl, Encoded encoded, StillWanted wanted) {
-          impl->Enqueue(std::move(handler), std::move(encoded), wanted);
+        [](Handler handler, Impl* impl, Encoded encoded, StillWanted wanted, bool ask) {
+          impl->Enqueue(std::move(handler), std::move(encoded), wanted, ask);
         },
-        net::use_awaitable, self.get(), std::move(cmd), still_wanted);
+        net::use_awaitable, self.get(), std::move(cmd), still_wanted, asking);
     if (IsRefusal(reply)) throw NotSent("redis: " + reply.str);
     co_return reply;
   }
 
-  void Enqueue(Handler handler, Encoded cmd, StillWanted still_wanted = {}) {
+  void Enqueue(Handler handler, Encoded cmd, StillWanted still_wanted = {}, bool asking = false) {
     // Execute checked this already and nothing runs in between today; this is the line that
     // must hold, so check again.
     if (state_ != State::kConnected) {
@@ -463,7 +481,8 @@ struct Connection::Impl {
       return;
     }
     const bool first = queued_.empty();
-    queued_.push_back(Queued{std::move(cmd), std::move(handler), Clock::now(), still_wanted});
+    queued_.push_back(
+        Queued{std::move(cmd), std::move(handler), Clock::now(), still_wanted, asking});
     ++stats_.commands;
     // The watchdog may sleep past this command's queue deadline: let it re-arm.
     if (first) watchdog_.cancel();
@@ -494,6 +513,7 @@ struct Connection::Impl {
     wake_writer_.cancel();
     std::deque<Pending> failed;
     failed.swap(pending_);
+    in_flight_.store(0, std::memory_order_relaxed);
     // The abandoned ones were answered already.
     failed.erase(failed.begin(), failed.begin() + static_cast<std::ptrdiff_t>(
                                                       std::min(abandoned_, failed.size())));
@@ -502,7 +522,9 @@ struct Connection::Impl {
     unsent.swap(queued_);
     if (!failed.empty()) {
       auto error = std::make_exception_ptr(Unavailable(reason));
-      for (auto& p : failed) Complete(std::move(p.handler), error, Value{}, executor_);
+      for (auto& p : failed) {
+        if (p.handler) Complete(std::move(p.handler), error, Value{}, executor_);
+      }
     }
     if (!unsent.empty()) {
       auto error = std::make_exception_ptr(NotSent(reason + " (the command was not sent)"));
@@ -534,6 +556,7 @@ struct Connection::Impl {
   std::deque<Pending> pending_;  // written, oldest first (at most max_in_flight); replies
                                  // complete the front
   std::size_t abandoned_ = 0;    // the oldest pending_ whose callers were told they timed out
+  std::atomic<std::size_t> in_flight_{0};  // pending_.size(), readable from any thread
   Clock::time_point last_read_{};  // the last bytes from Redis
   std::string session_error_;
   Stats stats_;
@@ -569,24 +592,35 @@ bool Connection::Connected() const { return impl_->state_ == Impl::State::kConne
 
 Connection::Stats Connection::GetStats() const { return impl_->stats_; }
 
+std::size_t Connection::InFlight() const {
+  return impl_->in_flight_.load(std::memory_order_relaxed);
+}
+
 net::awaitable<Value> Connection::Command(std::vector<std::string> args) {
   return Impl::Execute(impl_, std::move(args));
+}
+
+net::awaitable<Value> Connection::Send(std::vector<std::string> args, SendOptions options) {
+  return Impl::Execute(impl_, std::move(args), options.still_wanted, options.asking);
+}
+
+std::vector<std::string> EvalShaCommand(const Script& script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.emplace_back("EVALSHA");
+  cmd.push_back(script.sha1);
+  cmd.push_back(std::to_string(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
 }
 
 net::awaitable<Value> Connection::Eval(const Script& script, const std::vector<std::string>& keys,
                                        const std::vector<std::string>& args,
                                        StillWanted still_wanted) {
   std::shared_ptr<Impl> impl = impl_;  // `this` may be gone by the time we resume
-  auto evalsha = [&] {
-    std::vector<std::string> cmd;
-    cmd.reserve(3 + keys.size() + args.size());
-    cmd.emplace_back("EVALSHA");
-    cmd.push_back(script.sha1);
-    cmd.push_back(std::to_string(keys.size()));
-    cmd.insert(cmd.end(), keys.begin(), keys.end());
-    cmd.insert(cmd.end(), args.begin(), args.end());
-    return cmd;
-  };
+  auto evalsha = [&] { return EvalShaCommand(script, keys, args); };
   Value reply = co_await Impl::Execute(impl, evalsha(), still_wanted);
   if (!reply.IsError() || !reply.str.starts_with("NOSCRIPT")) co_return reply;
   std::vector<std::string> load{"SCRIPT", "LOAD", script.source};

@@ -121,10 +121,17 @@ Value FromReply(const redisReply* reply);
 
 // A Lua script with its SHA1 (computed with OpenSSL), for EVALSHA.
 struct Script {
-  explicit Script(std::string source);
+  explicit Script(std::string source, bool changes_state = true);
   std::string source;
   std::string sha1;  // lowercase hex
+  // With Client's wait_replicas, a WAIT follows every successful run of a script that changes
+  // state (a read-only one, or one whose loss does no harm, such as a rate limit, skips it).
+  bool changes_state = true;
 };
+
+// EVALSHA sha1 numkeys keys... args...: the command an Eval sends first.
+std::vector<std::string> EvalShaCommand(const Script& script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -153,6 +160,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     (v.emplace_back(std::forward<Args>(args)), ...);
     return Command(std::move(v));
   }
+  // The same with the cluster router's options: `asking` writes ASKING immediately before the
+  // command, in the same write and with nothing between them on this connection (an ASK
+  // redirection); `still_wanted` as for Eval.
+  struct SendOptions {
+    StillWanted still_wanted;
+    bool asking = false;
+  };
+  net::awaitable<Value> Send(std::vector<std::string> args, SendOptions options);
   // EVALSHA; on a NOSCRIPT error loads the script (SCRIPT LOAD) and retries once.
   net::awaitable<Value> Eval(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args, StillWanted still_wanted = {});
@@ -171,6 +186,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string last_error;      // why the last connection attempt or connection failed
   };
   Stats GetStats() const;
+  // Commands written and not answered yet; safe to call from any thread (for /metrics).
+  std::size_t InFlight() const;
 
  private:
   struct Impl;
