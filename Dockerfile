@@ -9,7 +9,7 @@ WORKDIR /src
 # cached while the sources change. The debian image ships a policy-rc.d that
 # stops package scripts from starting redis/mariadb, which is what we want.
 COPY scripts/setup scripts/setup
-RUN scripts/setup && rm -rf /var/lib/apt/lists/*
+RUN SETUP_NO_BROWSER=1 scripts/setup && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 # -j with an explicit count: a bare -j means unlimited make jobs, which can

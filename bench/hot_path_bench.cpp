@@ -165,7 +165,7 @@ void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = Raw
   service.sold_out = sold_out;
   auth::JwtCodec jwt(kSecret);
   net::io_context ioc;
-  redis::Connection redis(ioc.get_executor(), redis::Options{});  // never started
+  redis::Client redis(ioc.get_executor(), redis::ClientOptions{});  // never started
   config::Config defaults;
   const auto options = abuse::Options::From(defaults);
   abuse::PowCodec pow(kSecret);

@@ -15,7 +15,7 @@
 #include "abuse/pow.hpp"
 #include "config/config.hpp"
 #include "purchase/service.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 namespace ticketing::abuse {
 
@@ -59,7 +59,7 @@ struct Options {
 
 class Guard {
  public:
-  Guard(redis::Connection& redis, const Options& options, const PowCodec& pow)
+  Guard(redis::Client& redis, const Options& options, const PowCodec& pow)
       : redis_(redis), options_(options), pow_(pow) {}
 
   // Whether `a` is limited per client address (only then is the address worth working out).
@@ -80,7 +80,7 @@ class Guard {
   std::chrono::seconds pow_lifetime() const { return options_.pow_lifetime; }
 
  private:
-  redis::Connection& redis_;
+  redis::Client& redis_;
   const Options& options_;
   const PowCodec& pow_;
 };

@@ -7,17 +7,19 @@
 #include "db/db.hpp"
 #include "http/api.hpp"
 #include "http/api_abuse.hpp"
+#include "http/events.hpp"
 #include "http/server.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 #include "purchase/purchase_service.hpp"
 #include "purchase/rebuild.hpp"
+#include "purchase/reconciler.hpp"
 #include "purchase/sold_out.hpp"
 #include "purchase/sweeper.hpp"
 #include "queue/admission.hpp"
 #include "queue/queue_service.hpp"
 #include "queue/ticker.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,6 +35,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -41,6 +44,7 @@ namespace ticketing::app {
 namespace {
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
 
 std::int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -115,7 +119,7 @@ class BackgroundMigration {
 // One I/O thread's services: its Redis connection, purchase and queue services and API.
 struct Shard {
   net::io_context ctx{1};
-  std::shared_ptr<redis::Connection> redis;
+  std::shared_ptr<redis::Client> redis;
   std::unique_ptr<purchase::PurchaseService> purchase;
   std::unique_ptr<queue::QueueService> queue;
   std::unique_ptr<abuse::Guard> guard;
@@ -157,9 +161,14 @@ int Serve() {
       }
     });
   }
-  metrics::Registry::Get().AddGaugeCallback("ticketing_db_pool_waiting",
-                                            "Database calls queued for a pool connection.",
-                                            [&pool] { return static_cast<double>(pool.waiting()); });
+  auto& registry = metrics::Registry::Get();
+  registry.AddGaugeCallback("ticketing_db_pool_waiting",
+                            "Database calls queued for a pool connection.",
+                            [&pool] { return static_cast<double>(pool.waiting()); });
+  registry.AddGaugeCallback("ticketing_db_pool_in_use", "Pool connections running a call now.",
+                            [&pool] { return static_cast<double>(pool.busy()); });
+  registry.AddGaugeCallback("ticketing_db_pool_size", "Pool connections (threads) in all.",
+                            [&pool] { return static_cast<double>(pool.options().pool_size); });
   auth::JwtCodec jwt(cfg->jwt_secret);
   queue::AdmissionCodec admission(cfg->jwt_secret);
   abuse::PowCodec pow(cfg->jwt_secret);
@@ -173,6 +182,13 @@ int Serve() {
   redis_options.command_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
   redis_options.max_in_flight = static_cast<std::size_t>(cfg->redis_max_in_flight);
   redis_options.queue_timeout = std::chrono::milliseconds(cfg->redis_queue_timeout_ms);
+  redis::ClientOptions client_options{redis_options};
+  if (!cfg->redis_cluster_nodes.empty()) {
+    client_options.cluster_nodes = redis::ParseEndpoints(cfg->redis_cluster_nodes);
+  }
+  client_options.wait_replicas = cfg->redis_wait_replicas;
+  client_options.wait_timeout = std::chrono::milliseconds(cfg->redis_wait_timeout_ms);
+  client_options.refresh_interval = std::chrono::milliseconds(cfg->redis_cluster_refresh_ms);
 
   purchase::Options purchase_options;
   purchase_options.default_hold_seconds = cfg->hold_ttl_seconds;
@@ -180,18 +196,31 @@ int Serve() {
   purchase_options.redis_host = cfg->redis_host;
   purchase_options.redis_port = cfg->redis_port;
   purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
+  purchase_options.redis_cluster = client_options.cluster_nodes;
   purchase_options.sold_out = &sold_out;
   purchase_options.id_key = auth::HmacSha256(cfg->jwt_secret, "reservation-ids");
 
   queue::Options queue_options;
   queue_options.max_waiting = cfg->queue_max_waiting;
 
+  // The operator dashboard's live figures (GET /admin/events), sampled on shard 0.
+  http::EventHubOptions events_options;
+  events_options.max_subscribers = cfg->sse_max_subscribers;
+  events_options.interval = std::chrono::milliseconds(cfg->sse_interval_ms);
+  http::EventHub events(events_options);
+  http::WebOptions web;
+  web.demo_login = cfg->demo_login;
+  web.cors_origins = cfg->cors_origins;
+  web.frame_ancestors = cfg->frame_ancestors;
+  web.poll_timeout_seconds = cfg->queue_poll_timeout_seconds;
+  web.events = &events;
+
   purchase::OrderWriter order_writer(pool, 128, cfg->fault);
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<net::io_context*> contexts;
   for (int i = 0; i < threads; ++i) {
     auto s = std::make_unique<Shard>();
-    s->redis = std::make_shared<redis::Connection>(s->ctx.get_executor(), redis_options);
+    s->redis = std::make_shared<redis::Client>(s->ctx.get_executor(), client_options);
     s->redis->Start();
     s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, order_writer,
                                                              purchase_options);
@@ -199,8 +228,51 @@ int Serve() {
     s->guard = std::make_unique<abuse::Guard>(*s->redis, abuse_options, pow);
     s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get(),
                                          s->guard.get());
+    s->api->Configure(web);
     contexts.push_back(&s->ctx);
     shards.push_back(std::move(s));
+  }
+
+  // Commands in flight by Redis node, the shards' clients summed (cluster: every node seen).
+  struct RedisInFlight : metrics::Collector {
+    const std::vector<std::unique_ptr<Shard>>* shards = nullptr;
+    void Render(std::string& out) const override {
+      std::map<std::string, std::size_t> by_node;
+      for (const auto& s : *shards) {
+        s->redis->InFlightByNode(
+            [&](const std::string& node, std::size_t n) { by_node[node] += n; });
+      }
+      out += "# HELP ticketing_redis_in_flight Redis commands written and not answered yet, by "
+             "node.\n# TYPE ticketing_redis_in_flight gauge\n";
+      for (const auto& [node, n] : by_node) {
+        out += "ticketing_redis_in_flight{node=\"" + node + "\"} " + std::to_string(n) + "\n";
+      }
+    }
+  } redis_in_flight;
+  redis_in_flight.shards = &shards;
+  registry.Add(&redis_in_flight);
+  struct UnregisterInFlight {
+    const metrics::Collector* c;
+    ~UnregisterInFlight() { metrics::Registry::Get().Remove(c); }
+  } unregister_in_flight{&redis_in_flight};
+  if (!client_options.cluster_nodes.empty()) {
+    // Summed over the shards' clients; the counters are atomic.
+    auto sum = [&shards](std::uint64_t (redis::Client::*read)() const) {
+      return [&shards, read] {
+        double n = 0;
+        for (const auto& s : shards) n += static_cast<double>(((*s->redis).*read)());
+        return n;
+      };
+    };
+    registry.AddGaugeCallback("ticketing_redis_cluster_moved",
+                              "MOVED redirections followed since start (I/O threads).",
+                              sum(&redis::Client::MovedFollowed));
+    registry.AddGaugeCallback("ticketing_redis_cluster_ask",
+                              "ASK redirections followed since start (I/O threads).",
+                              sum(&redis::Client::AskFollowed));
+    registry.AddGaugeCallback("ticketing_redis_cluster_map_loads",
+                              "Slot maps read since start (I/O threads).",
+                              sum(&redis::Client::MapLoads));
   }
 
   http::ServerOptions server_options;
@@ -213,6 +285,10 @@ int Serve() {
   server_options.max_in_flight = cfg->http_max_in_flight;
   server_options.share_port = cfg->share_port;
   server_options.fault_delay = std::chrono::milliseconds(cfg->fault_delay_ms);
+  server_options.stream = [&events](beast::tcp_stream& stream, http::Response head,
+                                    const std::atomic<bool>& stopping) {
+    return events.Serve(stream, std::move(head), stopping);
+  };
   // With ADMIN_LISTEN the admin routes get a listener of their own (and the public one answers
   // 404 for them), so they need not be reachable from the internet at all.
   const bool split = cfg->admin_port != 0;
@@ -260,7 +336,7 @@ int Serve() {
   // These background loops have a Redis connection of their own: a burst of requests filling
   // the shards' connections must not delay expiries, admissions or the sold-out refresh.
   auto& ctx0 = shards[0]->ctx;
-  auto background_redis = std::make_shared<redis::Connection>(ctx0.get_executor(), redis_options);
+  auto background_redis = std::make_shared<redis::Client>(ctx0.get_executor(), client_options);
   background_redis->Start();
   purchase::RedisLossWatch redis_watch(*background_redis, pool, purchase_options);
   purchase::SweeperOptions sweeper_options;
@@ -270,6 +346,11 @@ int Serve() {
   sweeper_options.confirm_lease = purchase_options.confirm_lease;
   sweeper_options.sold_out = &sold_out;
   purchase::Sweeper sweeper(*background_redis, pool, sweeper_options);
+  registry.Add(&sweeper.figures());
+  struct Unregister {
+    const metrics::Collector* c;
+    ~Unregister() { metrics::Registry::Get().Remove(c); }
+  } unregister_figures{&sweeper.figures()};
   // Shard 0 also advances the waiting rooms and refreshes the sold-out flags.
   queue::TickerOptions ticker_options;
   ticker_options.interval = std::chrono::milliseconds(cfg->queue_tick_ms);
@@ -279,6 +360,25 @@ int Serve() {
   net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await redis_watch.Run(); },
                 net::detached);
   net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await sweeper.Run(); }, net::detached);
+  // The stock reconciler: every server runs the loop, the one holding the lease does the work.
+  std::unique_ptr<purchase::Reconciler> reconciler;
+  if (cfg->reconcile != "off") {
+    purchase::ReconcilerOptions reconcile_options;
+    reconcile_options.repair = cfg->reconcile == "repair";
+    reconcile_options.interval = std::chrono::milliseconds(cfg->reconcile_interval_ms);
+    reconcile_options.max_holds = cfg->reconcile_max_holds;
+    reconciler = std::make_unique<purchase::Reconciler>(*background_redis, pool, purchase_options,
+                                                        reconcile_options);
+    metrics::Registry::Get().Add(reconciler.get());
+    net::co_spawn(ctx0, [&]() -> net::awaitable<void> { co_await reconciler->Run(); },
+                  net::detached);
+  }
+  net::co_spawn(
+      ctx0,
+      [&]() -> net::awaitable<void> {
+        co_await events.Run(*shards[0]->purchase, shards[0]->queue.get());
+      },
+      net::detached);
 
   // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (10 s at most), then stop.
   net::signal_set signals(ctx0, SIGINT, SIGTERM);
@@ -290,6 +390,8 @@ int Serve() {
     sweeper.Stop();
     ticker.Stop();
     redis_watch.Stop();
+    if (reconciler) reconciler->Stop();
+    events.Stop();
     std::thread([&] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       auto in_flight = [&] {
@@ -318,6 +420,7 @@ int Serve() {
   pool.Stop();
   for (auto& s : shards) s->redis->Stop();
   background_redis->Stop();
+  if (reconciler) metrics::Registry::Get().Remove(reconciler.get());
   log::Info("stopped");
   spdlog::default_logger_raw()->flush();
   return 0;

@@ -153,6 +153,33 @@ Config Load(const Lookup& lookup) {
       static_cast<int>(r.Int("REDIS_MAX_IN_FLIGHT", c.redis_max_in_flight, 1, 1000000));
   c.redis_queue_timeout_ms = static_cast<int>(
       r.Int("REDIS_QUEUE_TIMEOUT_MS", c.redis_queue_timeout_ms, 10, 600000));
+  c.redis_cluster_nodes = r.String("REDIS_CLUSTER_NODES", "");
+  if (!c.redis_cluster_nodes.empty()) {
+    std::stringstream items(c.redis_cluster_nodes);
+    for (std::string item; std::getline(items, item, ',');) {
+      const auto colon = item.rfind(':');
+      int port = 0;
+      const char* end = item.data() + item.size();
+      auto parsed = colon == std::string::npos
+                        ? std::from_chars_result{item.data(), std::errc::invalid_argument}
+                        : std::from_chars(item.data() + colon + 1, end, port);
+      if (colon == std::string::npos || colon == 0 || parsed.ec != std::errc() ||
+          parsed.ptr != end || port < 1 || port > 65535) {
+        throw ConfigError("REDIS_CLUSTER_NODES: expected host:port,host:port..., got '" + item +
+                          "'");
+      }
+    }
+  }
+  c.redis_cluster_refresh_ms = static_cast<int>(
+      r.Int("REDIS_CLUSTER_REFRESH_MS", c.redis_cluster_refresh_ms, 10, 3600000));
+  c.redis_wait_replicas =
+      static_cast<int>(r.Int("REDIS_WAIT_REPLICAS", c.redis_wait_replicas, 0, 16));
+  c.redis_wait_timeout_ms =
+      static_cast<int>(r.Int("REDIS_WAIT_TIMEOUT_MS", c.redis_wait_timeout_ms, 1, 600000));
+  if (c.redis_wait_replicas > 0 && c.redis_wait_timeout_ms >= c.redis_timeout_ms) {
+    throw ConfigError("REDIS_WAIT_TIMEOUT_MS: must be below REDIS_TIMEOUT_MS (" +
+                      std::to_string(c.redis_timeout_ms) + "), which bounds the WAIT itself");
+  }
 
   c.jwt_secret = r.Required("AUTH_JWT_SECRET", "a secret of at least 32 bytes");
   if (c.jwt_secret.size() < 32) {
@@ -171,6 +198,14 @@ Config Load(const Lookup& lookup) {
   c.queue_poll_timeout_seconds = static_cast<int>(
       r.Int("QUEUE_POLL_TIMEOUT_SECONDS", c.queue_poll_timeout_seconds, 1, 86400));
   c.queue_max_waiting = r.Int("QUEUE_MAX_WAITING", c.queue_max_waiting, 1, 1'000'000'000);
+  c.reconcile = r.String("RECONCILE", c.reconcile);
+  if (c.reconcile != "off" && c.reconcile != "report" && c.reconcile != "repair") {
+    throw ConfigError("RECONCILE: expected off|report|repair");
+  }
+  c.reconcile_interval_ms =
+      static_cast<int>(r.Int("RECONCILE_INTERVAL_MS", c.reconcile_interval_ms, 50, 3'600'000));
+  c.reconcile_max_holds =
+      r.Int("RECONCILE_MAX_HOLDS", c.reconcile_max_holds, 1, 100'000'000);
   // A confirm must be able to finish its database work (a few statements, each bounded by
   // DB_TIMEOUT_SECONDS) well inside its lease, or sweepers would take over confirms that are
   // merely slow. Enforced always: unset, the lease grows with the database timeout.
@@ -242,6 +277,35 @@ Config Load(const Lookup& lookup) {
     c.admin_address = host;
     c.admin_port = static_cast<std::uint16_t>(port);
   }
+
+  c.demo_login = r.Int("DEMO_LOGIN", 0, 0, 1) == 1;
+  if (auto v = r.Raw("CORS_ORIGINS")) {
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string item = Trim(rest.substr(0, comma));
+      while (item.size() > 1 && item.back() == '/') item.pop_back();
+      if (!item.empty()) {
+        const bool ok = item == "*" || ((item.starts_with("http://") || item.starts_with("https://")) &&
+                                        item.find_first_of(" /", item.find("//") + 2) == std::string::npos);
+        if (!ok) {
+          throw ConfigError("CORS_ORIGINS: expected '*' or comma-separated origins like "
+                            "https://shop.example, got '" + item + "'");
+        }
+        c.cors_origins.push_back(item);
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  c.frame_ancestors = r.String("FRAME_ANCESTORS", c.frame_ancestors);
+  if (c.frame_ancestors.empty() ||
+      c.frame_ancestors.find_first_of(";,\r\n") != std::string::npos) {
+    throw ConfigError("FRAME_ANCESTORS: expected CSP sources like 'self' https://shop.example");
+  }
+  c.sse_max_subscribers =
+      static_cast<int>(r.Int("SSE_MAX_SUBSCRIBERS", c.sse_max_subscribers, 0, 10000));
+  c.sse_interval_ms = static_cast<int>(r.Int("SSE_INTERVAL_MS", c.sse_interval_ms, 100, 60000));
 
   c.log_level = r.String("LOG_LEVEL", c.log_level);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};

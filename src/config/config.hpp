@@ -44,6 +44,12 @@ struct Config {
   int redis_timeout_ms = 2000;           // REDIS_TIMEOUT_MS
   int redis_max_in_flight = 256;         // REDIS_MAX_IN_FLIGHT
   int redis_queue_timeout_ms = 10000;    // REDIS_QUEUE_TIMEOUT_MS (wait to be written)
+  // REDIS_CLUSTER_NODES=host:port,...: cluster mode, these seed the slot map (REDIS_HOST and
+  // REDIS_PORT are then not used). Empty: one standalone Redis.
+  std::string redis_cluster_nodes;
+  int redis_wait_replicas = 0;           // REDIS_WAIT_REPLICAS (WAIT after each state change)
+  int redis_wait_timeout_ms = 500;       // REDIS_WAIT_TIMEOUT_MS
+  int redis_cluster_refresh_ms = 1000;   // REDIS_CLUSTER_REFRESH_MS (slot map re-read)
   int http_max_in_flight = 20000;        // HTTP_MAX_IN_FLIGHT
 
   std::string jwt_secret;  // AUTH_JWT_SECRET (required, >= 32 bytes)
@@ -57,6 +63,12 @@ struct Config {
   int sold_out_cache_ms = 100;  // SOLD_OUT_CACHE_MS (trust a seen "none available"; 0 = off)
   int queue_poll_timeout_seconds = 30;    // QUEUE_POLL_TIMEOUT_SECONDS (silent waiters drop)
   long long queue_max_waiting = 5000000;  // QUEUE_MAX_WAITING (per product line)
+
+  // The stock reconciler (one server at a time, elected by a Redis lease): compares Redis
+  // available + live holds with the database's stock for every product something happened to.
+  std::string reconcile = "repair";    // RECONCILE: off | report (log + metric) | repair
+  int reconcile_interval_ms = 5000;    // RECONCILE_INTERVAL_MS
+  long long reconcile_max_holds = 10000;  // RECONCILE_MAX_HOLDS: skip (and count) larger products
 
   int idle_timeout_seconds = 30;     // HTTP_IDLE_TIMEOUT_SECONDS (keep-alive idle, header read)
   int request_timeout_seconds = 10;  // HTTP_REQUEST_TIMEOUT_SECONDS (body read, write)
@@ -83,6 +95,17 @@ struct Config {
   // ADMIN_LISTEN=host:port: /admin/... served there only (the public listener answers 404).
   std::string admin_address;     // empty: admin routes on the public listener
   std::uint16_t admin_port = 0;
+
+  // The pages (web/, src/http/README.md "Pages"). DEMO_LOGIN=1: POST /demo/login issues a buyer
+  // token for any nickname (demos only; off by default).
+  bool demo_login = false;
+  // CORS_ORIGINS: comma-separated origins (https://shop.example) or "*" whose pages may call the
+  // buyer API from the browser; empty: none (same origin only).
+  std::vector<std::string> cors_origins;
+  // FRAME_ANCESTORS: the pages' CSP frame-ancestors (who may embed them in a frame).
+  std::string frame_ancestors = "'none'";
+  int sse_max_subscribers = 32;  // SSE_MAX_SUBSCRIBERS: /admin/events streams per process
+  int sse_interval_ms = 1000;    // SSE_INTERVAL_MS: how often the dashboard's figures are taken
 
   std::string log_level = "info";  // LOG_LEVEL: trace|debug|info|warn|error|off
   std::string fault;               // TICKETING_FAULT: test-only crash/stall points

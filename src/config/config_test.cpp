@@ -45,6 +45,20 @@ TEST(Config, ErrorNamesTheVariable) {
   EXPECT_THROW(Load(FromMap(m)), ConfigError);
 }
 
+TEST(Config, ReconcileSettings) {
+  auto m = Minimal();
+  auto c = Load(FromMap(m));
+  EXPECT_EQ(c.reconcile, "repair");
+  EXPECT_EQ(c.reconcile_interval_ms, 5000);
+  m["RECONCILE"] = "report";
+  m["RECONCILE_INTERVAL_MS"] = "250";
+  c = Load(FromMap(m));
+  EXPECT_EQ(c.reconcile, "report");
+  EXPECT_EQ(c.reconcile_interval_ms, 250);
+  m["RECONCILE"] = "fix";
+  EXPECT_THROW(Load(FromMap(m)), ConfigError);
+}
+
 TEST(Config, ShortSecretRejected) {
   auto m = Minimal();
   m["AUTH_JWT_SECRET"] = "short";
@@ -118,6 +132,69 @@ TEST(Config, DotEnvParsing) {
   EXPECT_EQ(m["B"], "two words");
   EXPECT_EQ(m["C"], "x=y");
   EXPECT_THROW(ParseDotEnv("novalue\n"), ConfigError);
+}
+
+
+TEST(Config, PagesSettings) {
+  Config c = Load(FromMap(Minimal()));
+  EXPECT_FALSE(c.demo_login);
+  EXPECT_TRUE(c.cors_origins.empty());
+  EXPECT_EQ(c.frame_ancestors, "'none'");
+  EXPECT_EQ(c.sse_max_subscribers, 32);
+  EXPECT_EQ(c.sse_interval_ms, 1000);
+
+  auto m = Minimal();
+  m["DEMO_LOGIN"] = "1";
+  m["CORS_ORIGINS"] = " https://shop.example/ , http://127.0.0.1:8080";
+  m["FRAME_ANCESTORS"] = "'self' https://shop.example";
+  m["SSE_MAX_SUBSCRIBERS"] = "4";
+  m["SSE_INTERVAL_MS"] = "250";
+  c = Load(FromMap(m));
+  EXPECT_TRUE(c.demo_login);
+  EXPECT_EQ(c.cors_origins,
+            (std::vector<std::string>{"https://shop.example", "http://127.0.0.1:8080"}));
+  EXPECT_EQ(c.frame_ancestors, "'self' https://shop.example");
+  EXPECT_EQ(c.sse_max_subscribers, 4);
+  EXPECT_EQ(c.sse_interval_ms, 250);
+
+  for (auto [name, bad] : {std::pair{"CORS_ORIGINS", "shop.example"},
+                           std::pair{"CORS_ORIGINS", "https://shop.example/path"},
+                           std::pair{"FRAME_ANCESTORS", "'self'; script-src *"},
+                           std::pair{"DEMO_LOGIN", "yes"}, std::pair{"SSE_INTERVAL_MS", "5"}}) {
+    auto b = Minimal();
+    b[name] = bad;
+    try {
+      Load(FromMap(b));
+      ADD_FAILURE() << name << "=" << bad << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Config, RedisClusterAndWaitSettings) {
+  Config d = Load(FromMap(Minimal()));
+  EXPECT_EQ(d.redis_cluster_nodes, "");
+  EXPECT_EQ(d.redis_wait_replicas, 0);
+  EXPECT_EQ(d.redis_cluster_refresh_ms, 1000);
+  auto m = Minimal();
+  m["REDIS_CLUSTER_NODES"] = "10.0.0.1:7000,redis-b:7001";
+  m["REDIS_WAIT_REPLICAS"] = "1";
+  m["REDIS_WAIT_TIMEOUT_MS"] = "300";
+  Config c = Load(FromMap(m));
+  EXPECT_EQ(c.redis_cluster_nodes, "10.0.0.1:7000,redis-b:7001");
+  EXPECT_EQ(c.redis_wait_replicas, 1);
+  EXPECT_EQ(c.redis_wait_timeout_ms, 300);
+  for (const char* bad : {"host", "host:", ":7000", "a:1,,b:2", "a:70000", "a:1x"}) {
+    auto b = Minimal();
+    b["REDIS_CLUSTER_NODES"] = bad;
+    EXPECT_THROW(Load(FromMap(b)), ConfigError) << bad;
+  }
+  // WAIT must give up before the command itself times out.
+  auto w = Minimal();
+  w["REDIS_WAIT_REPLICAS"] = "1";
+  w["REDIS_WAIT_TIMEOUT_MS"] = "2000";
+  EXPECT_THROW(Load(FromMap(w)), ConfigError);
 }
 
 }  // namespace

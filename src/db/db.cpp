@@ -1,5 +1,7 @@
 #include "db/db.hpp"
 
+#include "common/trace.hpp"
+
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
@@ -276,9 +278,13 @@ Connection::Connection(const Options& options) {
   mysql_ = m.release();
   try {
     // Default isolation (REPEATABLE READ) is kept on purpose.
+    // MySQL 8.4's default sql_mode plus STRICT_ALL_TABLES, fixed whatever the server's global
+    // mode: our SQL runs under MySQL's rules on MariaDB too (tests run on MariaDB), and a
+    // DBA's ANSI_QUOTES or NO_BACKSLASH_ESCAPES cannot change how Execute quotes parameters.
     Execute(
         "SET SESSION innodb_lock_wait_timeout = ?, SESSION sql_mode = "
-        "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
+        "'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
         {std::int64_t{options.lock_wait_timeout_seconds}});
   } catch (const std::exception& e) {
     mysql_close(mysql_);
@@ -400,8 +406,18 @@ bool Pool::Submit(std::function<void(Connection*, std::exception_ptr)> job) {
     waiting_.fetch_sub(1);
     return false;
   }
-  net::post(threads_, [this, job = std::move(job)] {
+  // The submitter's request (if any) stays current for the job, so this file's warnings about
+  // it carry its trace id.
+  const trace::Context* current = trace::Current();
+  net::post(threads_, [this, job = std::move(job),
+                       ctx = current ? *current : trace::Context{}] {
     waiting_.fetch_sub(1);
+    busy_.fetch_add(1);
+    struct Done {
+      std::atomic<std::size_t>& busy;
+      ~Done() { busy.fetch_sub(1); }
+    } done{busy_};
+    const trace::Scope scope(&ctx);
     Connection* c = nullptr;
     std::exception_ptr err;
     try {

@@ -143,6 +143,8 @@ class Pool {
   bool IsOpen() const { return open_.load(); }
   const Options& options() const { return options_; }
   std::size_t waiting() const { return waiting_.load(); }
+  // Jobs running on a worker right now (at most pool_size).
+  std::size_t busy() const { return busy_.load(); }
 
   // Queues `job` to run on a worker thread with that thread's connection; the job gets nullptr
   // plus the exception if no connection could be made. Returns false, and neither runs nor
@@ -165,6 +167,7 @@ class Pool {
 
   Options options_;
   std::atomic<std::size_t> waiting_{0};
+  std::atomic<std::size_t> busy_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> open_{true};
   std::mutex connect_mu_;         // guards the reconnect backoff below

@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <future>
 #include <latch>
 #include <limits>
@@ -212,6 +213,26 @@ TEST_F(DbTest, DuplicateKeyIsQueryError) {
     EXPECT_EQ(e.code, kErrDuplicateKey);
   }
   EXPECT_FALSE(c_.Broken());
+}
+
+// Our session runs under MySQL 8.4's default sql_mode (plus STRICT_ALL_TABLES) on either server,
+// so SQL that MySQL 8.4 rejects fails against the test MariaDB too.
+TEST_F(DbTest, SessionRefusesWhatMySql84Refuses) {
+  const std::string mode = Scalar(c_, "SELECT @@SESSION.sql_mode");
+  for (const char* m : {"ONLY_FULL_GROUP_BY", "STRICT_TRANS_TABLES", "STRICT_ALL_TABLES",
+                        "NO_ZERO_IN_DATE", "NO_ZERO_DATE", "ERROR_FOR_DIVISION_BY_ZERO",
+                        "NO_ENGINE_SUBSTITUTION"}) {
+    EXPECT_NE(mode.find(m), std::string::npos) << m << " missing from " << mode;
+  }
+  c_.Execute("INSERT INTO db_test_values (s, n) VALUES ('a', 1), ('a', 2), ('b', 3)");
+  // A column neither grouped nor aggregated: MariaDB's default mode would answer it.
+  EXPECT_THROW(c_.Execute("SELECT s, n FROM db_test_values GROUP BY s"), QueryError);
+  EXPECT_THROW(c_.Execute("INSERT INTO db_test_values (n) VALUES (1 / 0)"), QueryError);
+  EXPECT_FALSE(c_.Broken());
+  // The server's own mode is whatever scripts/services was told (TEST_DB_SQL_MODE).
+  if (const char* want = std::getenv("TEST_DB_SQL_MODE")) {
+    EXPECT_EQ(Scalar(c_, "SELECT @@GLOBAL.sql_mode"), want);
+  }
 }
 
 TEST_F(DbTest, TransactionCommitsOrRollsBack) {

@@ -2,6 +2,8 @@
 
 #include "common/errors.hpp"
 #include "http/api_abuse.hpp"
+#include "http/events.hpp"
+#include "http/static_files.hpp"
 #include "http/openapi.hpp"
 #include "http/response.hpp"
 #include "metrics/log.hpp"
@@ -365,6 +367,16 @@ json::value NextCursor(const std::string& c) {
   return c.empty() ? json::value(nullptr) : json::value(c);
 }
 
+// An IMF-fixdate ("Tue, 01 Dec 2026 23:10:00 GMT").
+std::string HttpDate(std::chrono::system_clock::time_point at) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
 // An awaitable that is already answered (for routes that need no I/O).
 net::awaitable<Response> Ready(Response res) { co_return res; }
 
@@ -422,6 +434,45 @@ json::object AdminOrderJson(const purchase::OrderRow& o) {
 
 }  // namespace
 
+namespace {
+// Names the route table's entries in /metrics (defined below the table).
+void NameRoutes();
+
+// Reserve outcomes by error code ("OK" for a hold), the reserve route's answers in /metrics.
+enum ReserveCode : std::size_t {
+  kRcOk, kRcSoldOut, kRcLimitReached, kRcProductNotFound, kRcSaleNotOpen, kRcSalePaused,
+  kRcNotAdmitted, kRcIdempotencyConflict, kRcRateLimited, kRcInvalid, kRcUnauthorized,
+  kRcUnavailable, kRcInternal, kRcOther
+};
+metrics::CounterVec& ReserveOutcomes() {
+  static metrics::CounterVec* v = [] {
+    static metrics::CounterVec counters(
+        "ticketing_reserve_outcomes_total", "Reserve answers, by outcome (error code).", "outcome",
+        {"OK", "SOLD_OUT", "LIMIT_REACHED", "PRODUCT_NOT_FOUND", "SALE_NOT_OPEN", "SALE_PAUSED",
+         "NOT_ADMITTED", "IDEMPOTENCY_CONFLICT", "RATE_LIMITED", "INVALID_REQUEST",
+         "UNAUTHORIZED", "UNAVAILABLE", "INTERNAL", "OTHER"});
+    metrics::Registry::Get().Add(&counters);
+    return &counters;
+  }();
+  return *v;
+}
+
+ReserveCode ReserveCodeOf(Outcome o) {
+  switch (o) {
+    case Outcome::kOk: return kRcOk;
+    case Outcome::kSoldOut: return kRcSoldOut;
+    case Outcome::kLimitReached: return kRcLimitReached;
+    case Outcome::kProductNotFound: return kRcProductNotFound;
+    case Outcome::kSaleNotOpen: return kRcSaleNotOpen;
+    case Outcome::kSalePaused: return kRcSalePaused;
+    case Outcome::kNotAdmitted: return kRcNotAdmitted;
+    case Outcome::kIdempotencyConflict: return kRcIdempotencyConflict;
+    case Outcome::kRateLimited: return kRcRateLimited;
+    default: return kRcOther;
+  }
+}
+}  // namespace
+
 Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
          std::function<std::int64_t()> now_seconds, queue::Service* queue, abuse::Guard* guard)
     : purchase_(purchase),
@@ -429,7 +480,10 @@ Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
       guard_(guard),
       jwt_(jwt),
       tokens_(jwt_),
-      now_seconds_(std::move(now_seconds)) {}
+      now_seconds_(std::move(now_seconds)) {
+  NameRoutes();
+  ReserveOutcomes();
+}
 
 const auth::Identity& Api::Identify(const Request& req, bool admin) {
   auto h = req[bhttp::field::authorization];
@@ -525,7 +579,10 @@ struct Api::Handlers {
     if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
     auto body = ProductJson(r.value);
     if (r.value.paused) body["paused"] = true;
-    co_return Json(200, body);
+    auto res = Json(200, body);
+    // The sale page counts down to saleStartsAt by this clock, not the phone's.
+    res.set(bhttp::field::date, HttpDate(std::chrono::system_clock::now()));
+    co_return res;
   }
 
   static net::awaitable<Response> Confirm(Api& api, Request& req, Match m) {
@@ -595,7 +652,7 @@ struct Api::Handlers {
     auto r = co_await api.Join(std::move(m.who), *id, req, m.peer, refused);
     if (refused) co_return std::move(*refused);
     if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    co_return Json(200, PlaceJson(r.value));
+    co_return Json(200, api.Paced(r.value));
   }
 
   static net::awaitable<Response> QueueStatus(Api& api, Request& req, Match m) {
@@ -605,7 +662,55 @@ struct Api::Handlers {
     if (ticket.empty() || ticket.size() > 64) Invalid("ticket query parameter is required");
     auto r = co_await api.queue_->Status(m.who.user, *id, ticket);
     if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
-    co_return Json(200, PlaceJson(r.value));
+    co_return Json(200, api.Paced(r.value));
+  }
+
+  // The pages (web/): the buyer's sale page for any product id (the page reads the id from its
+  // address), the operator dashboard, and their assets under /assets/ (served by an
+  // ADMIN_LISTEN listener too, so the dashboard loads there).
+  static net::awaitable<Response> ServePage(Api& api, const Request& req, std::string_view name) {
+    const http::Asset* asset = FindAsset(name);
+    if (!asset) return Ready(Error(404, "NOT_FOUND", "no such page"));
+    return Ready(AssetResponse(req, *asset, api.web_.frame_ancestors));
+  }
+  static net::awaitable<Response> SalePage(Api& api, Request& req, Match m) {
+    if (!ParseId(m.params[0])) return Ready(Error(404, "NOT_FOUND", "no such page"));
+    return ServePage(api, req, "sale.html");
+  }
+  static net::awaitable<Response> AdminPage(Api& api, Request& req, Match) {
+    return ServePage(api, req, "admin.html");
+  }
+  static net::awaitable<Response> AssetFile(Api& api, Request& req, Match m) {
+    if (m.params[0].ends_with(".html")) return Ready(Error(404, "NOT_FOUND", "no such asset"));
+    return ServePage(api, req, m.params[0]);
+  }
+
+  // GET /admin/events: the opening of the dashboard's event stream; the server's stream hook
+  // (EventHub::Serve) then keeps the connection and sends each new sample.
+  static net::awaitable<Response> AdminEvents(Api& api, Request&, Match) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/event-stream");
+    res.body() = api.web_.events ? api.web_.events->Opening()
+                                 : std::string("retry: 3000\n\nevent: history\ndata: []\n\n");
+    return Ready(std::move(res));
+  }
+
+  // POST /demo/login {nickname}: a buyer token for "demo:<nickname>", valid for an hour. Only
+  // with DEMO_LOGIN=1 (anyone can be anyone: for demos and the browser tests).
+  static net::awaitable<Response> DemoLogin(Api& api, Request& req, Match) {
+    if (!api.web_.demo_login) {
+      return Ready(Error(404, "NOT_FOUND", "demo sign-in is off (DEMO_LOGIN=1 turns it on)"));
+    }
+    const auto body = ParseBody(req);
+    const json::value* v = body.if_contains("nickname");
+    if (!v || !v->is_string() || !ValidNickname(v->as_string())) {
+      Invalid("nickname must be 1 to 32 characters (no control characters, quotes or backslashes)");
+    }
+    const std::string user = "demo:" + std::string(v->as_string());
+    const std::int64_t exp = api.now_seconds_() + 3600;
+    return Ready(Json(200, {{"token", api.jwt_.Sign({user, false}, exp)},
+                            {"user", user},
+                            {"expiresAt", FormatIsoUtcMs(exp * 1000)}}));
   }
 
   static net::awaitable<Response> AdminCreate(Api& api, Request& req, Match m) {
@@ -871,6 +976,16 @@ const RouteEntry kRoutes[] = {
      "This document", "", 200, "OpenApi", ""},
     {V::get, "/docs", Route::kDocs, Access::kPublic, false, &H::Docs,
      "This document as a page", "", 200, "html", ""},
+    {V::get, "/sale/{id}", Route::kDocs, Access::kPublic, false, &H::SalePage,
+     "The buyer's page of a product's sale (web/sale.html)", "", 200, "html", ""},
+    {V::get, "/assets/{file}", Route::kDocs, Access::kPublic, false, &H::AssetFile,
+     "A script, style sheet or image of the pages (web/)", "", 200, "asset", ""},
+    {V::post, "/demo/login", Route::kOther, Access::kPublic, false, &H::DemoLogin,
+     "A buyer token for a nickname (only with DEMO_LOGIN=1)", "DemoLogin", 200, "DemoToken", ""},
+    {V::get, "/admin", Route::kDocs, Access::kPublic, false, &H::AdminPage,
+     "The operator dashboard (web/admin.html; it asks for an admin token)", "", 200, "html", ""},
+    {V::get, "/admin/events", Route::kAdminRead, Access::kAdmin, false, &H::AdminEvents,
+     "Live figures of every product as server-sent events", "", 200, "events", ""},
     {V::post, "/admin/products", Route::kAdminProducts, Access::kAdmin, false, &H::AdminCreate,
      "Create a product", "NewProduct", 201, "Product", ""},
     {V::get, "/admin/products", Route::kAdminRead, Access::kAdmin, false, &H::AdminList,
@@ -899,6 +1014,18 @@ const RouteEntry kRoutes[] = {
      "The audit trail of admin actions, newest first (paged)", "", 200, "AuditPage",
      "cursor,limit"},
 };
+
+static_assert(std::size(kRoutes) <= metrics::Registry::kMaxRoutes,
+              "raise Registry::kMaxRoutes: every route needs its own series");
+
+void NameRoutes() {
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const auto& r : kRoutes) {
+    const auto m = bhttp::to_string(r.method);
+    names.emplace_back(std::string(m.data(), m.size()), std::string(r.path));
+  }
+  metrics::Registry::Get().SetRoutes(names);
+}
 
 // The table's paths split once.
 const std::vector<Segments>& RouteSegments() {
@@ -951,7 +1078,7 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
     Match m;
     if (!Matches(segs[i], seg, m.params)) continue;
     if (r.method != req.method()) {
-      if (allow.empty()) route = static_cast<int>(r.metric);
+      if (allow.empty()) route = static_cast<int>(i);
       const auto name = bhttp::to_string(r.method);
       if (allow.find(name) == std::string::npos) {
         if (!allow.empty()) allow += ", ";
@@ -959,10 +1086,13 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
       }
       continue;
     }
-    route = static_cast<int>(r.metric);
+    route = static_cast<int>(i);
     if (r.access != Access::kPublic) m.who = Identify(req, r.access == Access::kAdmin);
     m.peer = peer;
     return r.handler(*this, req, std::move(m));
+  }
+  if (!allow.empty() && req.method() == bhttp::verb::options) {
+    return Ready(Preflight(web_, req, allow));
   }
   if (!allow.empty()) {
     auto res = Error(405, "METHOD_NOT_ALLOWED", "use " + allow);
@@ -972,12 +1102,20 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
   return Ready(Error(404, "NOT_FOUND", "no route for " + std::string(path)));
 }
 
+boost::json::object Api::Paced(const queue::Place& place) {
+  auto body = PlaceJson(place);
+  body["pollAfterMs"] =
+      PollAfterMs(place, web_.poll_timeout_seconds, static_cast<std::uint32_t>(poll_jitter_()));
+  return body;
+}
+
 net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id, int quantity,
                                       std::string ticket, std::string idempotency_key,
                                       purchase::RateChecks limits) {
   auto r = co_await purchase_.ReserveLimited(std::move(user), product_id, quantity,
                                              std::move(ticket), std::move(idempotency_key),
                                              std::move(limits));
+  ReserveOutcomes().Inc(ReserveCodeOf(r.outcome));
   if (r.outcome == Outcome::kRateLimited) co_return RateLimited(r.value.retry_after_ms);
   if (r.outcome != Outcome::kOk) co_return FromOutcome(r.outcome);
   co_return ReservationCreated(r.value);
@@ -985,27 +1123,44 @@ net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id,
 
 net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
   const auto start = std::chrono::steady_clock::now();
-  int route = static_cast<int>(Route::kOther);
+  int route = -1;  // the table entry that matched (-1: none)
   Response res;
-  std::exception_ptr failure;
+  // Answers that never reach Api::Reserve still count as reserve outcomes.
+  std::optional<ReserveCode> failed;
   try {
     res = co_await Select(req, route, peer);
   } catch (const ClientError& e) {
     res = Error(e.status, e.code, e.message);
+    failed = e.status == 400 ? kRcInvalid : e.status == 401 || e.status == 403 ? kRcUnauthorized
+                                                                               : kRcOther;
   } catch (const UnavailableError& e) {
     metrics::Registry::Get().Count(metrics::Event::kRedisUnavailable);
     log::Warn("unavailable", {{"target", req.target()}, {"error", e.what()}});
     res = Error(503, "UNAVAILABLE", std::string("a dependency is unavailable: ") + e.what());
     res.set(bhttp::field::retry_after, "1");
+    failed = kRcUnavailable;
   } catch (const std::exception& e) {
     metrics::Registry::Get().Count(metrics::Event::kInternalError);
     log::Error("internal_error", {{"target", req.target()}, {"error", e.what()}});
     res = Error(500, "INTERNAL", "internal error");
+    failed = kRcInternal;
+  }
+  if (failed && route >= 0 && kRoutes[route].metric == Route::kReserve &&
+      kRoutes[route].method == req.method()) {
+    ReserveOutcomes().Inc(*failed);
   }
   res.set(bhttp::field::server, "ticketing");
+  AddCorsHeaders(web_, req, res);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics::Registry::Get().ObserveRequest(static_cast<Route>(route), res.result_int(), seconds);
+  metrics::Registry::Get().ObserveRequest(route, res.result_int(), seconds);
+  if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
+    log::Log(spdlog::level::debug, "request",
+             {{"method", req.method_string()},
+              {"route", route >= 0 ? kRoutes[route].path : std::string_view("unmatched")},
+              {"status", res.result_int()},
+              {"ms", seconds * 1e3}});
+  }
   co_return res;
 }
 

@@ -5,13 +5,17 @@
 #include "abuse/guard.hpp"
 #include "auth/jwt.hpp"
 #include "http/server.hpp"
+#include "http/web.hpp"
 #include "purchase/service.hpp"
 #include "queue/service.hpp"
+
+#include <boost/json/object.hpp>
 
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <random>
 #include <string_view>
 #include <vector>
 
@@ -44,6 +48,9 @@ class Api {
   Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
       std::function<std::int64_t()> now_seconds, queue::Service* queue = nullptr,
       abuse::Guard* guard = nullptr);
+
+  // The pages' settings (demo sign-in, CORS, the dashboard's events); defaults: all off.
+  void Configure(WebOptions web) { web_ = std::move(web); }
 
   // Never throws: infrastructure failures become 503, bugs 500 (logged). Call it from one
   // thread at a time (one Api per I/O thread): it remembers the tokens it verified. `peer`:
@@ -86,6 +93,8 @@ class Api {
                                                       const Request& req,
                                                       const net::ip::address& peer,
                                                       std::optional<Response>& refused);
+  // A place in line as the join and status routes answer it, with the pace of the next poll.
+  boost::json::object Paced(const queue::Place& place);
   // The bearer token's identity; throws ClientError 401 (or 403 when `admin` is needed).
   const auth::Identity& Identify(const Request& req, bool admin);
 
@@ -95,6 +104,8 @@ class Api {
   const auth::JwtCodec& jwt_;
   auth::TokenCache tokens_;
   std::function<std::int64_t()> now_seconds_;
+  WebOptions web_;
+  std::minstd_rand poll_jitter_{std::random_device{}()};
 };
 
 }  // namespace ticketing::http

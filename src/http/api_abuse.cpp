@@ -37,6 +37,8 @@ bool Serves(Listener listener, std::string_view target) {
   const bool one_segment =
       from != std::string_view::npos &&
       path.find_first_not_of('/', from + first.size()) == std::string_view::npos;
+  // The pages' assets too, so the dashboard loads from the admin listener (they are public).
+  if (first == "assets") return true;
   return one_segment && (first == "health" || first == "ready" || first == "metrics");
 }
 

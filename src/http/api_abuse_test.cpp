@@ -27,11 +27,13 @@ TEST(Listeners, AdminRoutesOnlyOnTheAdminListener) {
     EXPECT_TRUE(Serves(Listener::kAll, t)) << t;
   }
   for (const char* t :
-       {"/purchase/reserve", "/products/1", "/queue/1/join", "/administrator", "/x/admin"}) {
+       {"/purchase/reserve", "/products/1", "/queue/1/join", "/administrator", "/x/admin",
+        "/sale/1", "/demo/login"}) {
     EXPECT_TRUE(Serves(Listener::kPublic, t)) << t;
     EXPECT_FALSE(Serves(Listener::kAdmin, t)) << t;
   }
-  for (const char* t : {"/health", "/ready", "/metrics", "/metrics?x", "//health/"}) {
+  for (const char* t : {"/health", "/ready", "/metrics", "/metrics?x", "//health/",
+                        "/assets/admin.js", "/assets/style.css"}) {
     EXPECT_TRUE(Serves(Listener::kPublic, t)) << t;
     EXPECT_TRUE(Serves(Listener::kAdmin, t)) << t;
   }

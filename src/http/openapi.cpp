@@ -92,6 +92,8 @@ constexpr std::string_view kSchemas = R"json({
       "etaSeconds": {"type": "integer"}, "lineLength": {"type": "integer"},
       "preQueue": {"type": "boolean"}, "used": {"type": "boolean"},
       "queueEnabled": {"type": "boolean"}, "admissionToken": {"type": "string"},
+      "pollAfterMs": {"type": "integer", "minimum": 0,
+                      "description": "when to ask for the status again (jittered)"},
       "admissionExpiresAt": {"$ref": "#/components/schemas/Time"}}},
   "LineInfo": {"type": "object",
     "required": ["productId", "enabled", "length", "admitted", "active", "soldOut"],
@@ -154,6 +156,12 @@ constexpr std::string_view kSchemas = R"json({
   "Refund": {"allOf": [{"$ref": "#/components/schemas/AdminOrder"}, {"type": "object",
     "required": ["repeated"], "properties": {"repeated": {"type": "boolean",
       "description": "true when an earlier call refunded the order"}}}]},
+  "DemoLogin": {"type": "object", "required": ["nickname"], "properties": {
+    "nickname": {"type": "string", "minLength": 1, "maxLength": 32}}},
+  "DemoToken": {"type": "object", "required": ["token", "user", "expiresAt"], "properties": {
+    "token": {"type": "string", "description": "a buyer JWT for Authorization: Bearer"},
+    "user": {"type": "string", "description": "demo:<nickname>"},
+    "expiresAt": {"$ref": "#/components/schemas/Time"}}},
   "AuditEntry": {"type": "object",
     "required": ["id", "at", "admin", "action", "productId", "orderId", "before", "after"],
     "properties": {
@@ -196,6 +204,23 @@ json::object QueryParameter(std::string_view name) {
 json::object Content(std::string_view schema, const json::object& schemas) {
   if (schema == "text") return {{"text/plain", {{"schema", {{"type", "string"}}}}}};
   if (schema == "html") return {{"text/html", {{"schema", {{"type", "string"}}}}}};
+  if (schema == "asset") {
+    return {{"text/javascript", {{"schema", {{"type", "string"}}}}},
+            {"text/css", {{"schema", {{"type", "string"}}}}},
+            {"image/svg+xml", {{"schema", {{"type", "string"}}}}}};
+  }
+  if (schema == "events") {
+    return {{"text/event-stream",
+             {{"schema",
+               {{"type", "string"},
+                {"description",
+                 "event `history` (a JSON array of samples), then an event `snapshot` per "
+                 "sample: {at, requestsPerSecond, errors5xxPerSecond, requests5xx, products: "
+                 "[{id, name, paused, totalStock, available, held, confirming, sold, orders, "
+                 "databaseStock, line: {length, admitted, active, dropped, soldOut} | null}], "
+                 "error?}; comment lines as heartbeats. 503 TOO_MANY_SUBSCRIBERS past "
+                 "SSE_MAX_SUBSCRIBERS"}}}}}};
+  }
   if (!schemas.contains(schema)) {
     throw std::logic_error("openapi: no schema " + std::string(schema));
   }
@@ -231,7 +256,8 @@ std::string Build() {
     for (std::size_t at = r.path.find('{'); at != std::string_view::npos;
          at = r.path.find('{', at + 1)) {
       const auto name = r.path.substr(at + 1, r.path.find('}', at) - at - 1);
-      json::object schema = name == "rid" ? json::object{{"type", "string"}, {"maxLength", 64}}
+      json::object schema = name == "rid" || name == "file"
+                                ? json::object{{"type", "string"}, {"maxLength", 64}}
                                           : json::object{{"type", "integer"}, {"minimum", 1}};
       params.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", schema}});
     }
@@ -268,6 +294,37 @@ std::string Build() {
     auto& item = paths[r.path];
     if (!item.is_object()) item = json::object{};
     item.as_object()[method] = std::move(op);
+  }
+  // Every path answers a CORS preflight (the API's routes for origins in CORS_ORIGINS; never
+  // the admin routes).
+  for (auto& [path, item] : paths) {
+    std::string id = "options";
+    for (char c : path) {
+      if (std::isalnum(static_cast<unsigned char>(c))) id.push_back(c);
+      else if (id.back() != '_') id.push_back('_');
+    }
+    while (id.back() == '_') id.pop_back();
+    json::object op{
+        {"summary", "CORS preflight"},
+        {"operationId", id},
+        {"tags", json::array{"operations"}},
+        {"responses",
+         {{"204",
+           {{"description",
+             "the Origin is in CORS_ORIGINS: Access-Control-Allow-Methods/-Headers/-Max-Age"}}},
+          {"403", ErrorResponse("CORS_ORIGIN_NOT_ALLOWED")},
+          {"default", ErrorResponse("an error (see the API section of the README)")}}}};
+    json::array path_params;
+    for (const auto& [method, other] : item.as_object()) {
+      if (const auto* ps = other.as_object().if_contains("parameters")) {
+        for (const auto& p : ps->as_array()) {
+          if (p.as_object().at("in") == "path") path_params.push_back(p);
+        }
+      }
+      break;
+    }
+    if (!path_params.empty()) op["parameters"] = std::move(path_params);
+    item.as_object()["options"] = std::move(op);
   }
   json::object doc{
       {"openapi", "3.1.0"},

@@ -136,4 +136,31 @@ Response Error(unsigned status, std::string_view code, std::string_view message)
   return res;
 }
 
+// The bytes Beast's serializer writes before a response's body: status line, fields in order,
+// blank line. Built into one reused string, so a response is one gathered write of two buffers
+// instead of a pass through Beast's serializer and its buffer-sequence adaptors.
+void WriteHead(const Response& res, std::string& out) {
+  const unsigned code = res.result_int();
+  const unsigned version = res.version();
+  out.clear();
+  out += "HTTP/";
+  out += static_cast<char>('0' + version / 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
+  out += ' ';
+  out += static_cast<char>('0' + code / 100);
+  out += static_cast<char>('0' + (code / 10) % 10);
+  out += static_cast<char>('0' + code % 10);
+  out += ' ';
+  out += res.reason();
+  out += "\r\n";
+  for (const auto& f : res.base()) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
 }  // namespace ticketing::http

@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "http/response.hpp"
+#include "http/trace.hpp"
 #include "metrics/log.hpp"
 #include "metrics/metrics.hpp"
 
@@ -33,35 +34,11 @@ net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, Response res,
   co_await bhttp::async_write(stream, res, kTuple);
 }
 
-// The bytes Beast's serializer writes before a response's body: status line, fields in order,
-// blank line. Built into one reused string, so a response is one gathered write of two buffers
-// instead of a pass through Beast's serializer and its buffer-sequence adaptors.
-void WriteHead(const Response& res, std::string& out) {
-  const unsigned code = res.result_int();
-  const unsigned version = res.version();
-  out.clear();
-  out += "HTTP/";
-  out += static_cast<char>('0' + version / 10);
-  out += '.';
-  out += static_cast<char>('0' + version % 10);
-  out += ' ';
-  out += static_cast<char>('0' + code / 100);
-  out += static_cast<char>('0' + (code / 10) % 10);
-  out += static_cast<char>('0' + code % 10);
-  out += ' ';
-  out += res.reason();
-  out += "\r\n";
-  for (const auto& f : res.base()) {
-    out += f.name_string();
-    out += ": ";
-    out += f.value();
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
 
+// `trace`: the slot this connection's executor makes current (see http/trace.hpp).
 net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions options,
-                             std::shared_ptr<Server::State> state) {
+                             std::shared_ptr<Server::State> state,
+                             std::shared_ptr<TraceSlot> trace) {
   auto& connections = metrics::Registry::Get().open_connections();
   connections.Add(1);
   struct Done {
@@ -111,10 +88,16 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     if (ec) break;  // closed, timed out, reset
 
     Request req = parser.release();
+    // Current from here on: this coroutine runs only through the TracedExecutor of `trace`.
+    BeginTrace(req, trace->ctx);
     Response res;
+    // Counted until the response is written, so the drain on SIGTERM never stops the I/O
+    // threads between a request's handling and its answer.
+    bool counted = true;
     if (options.max_in_flight > 0 && state->in_flight.fetch_add(1) >= options.max_in_flight) {
       // Cheap, at once, before any Redis or database work: the caller retries later.
       state->in_flight.fetch_sub(1);
+      counted = false;
       metrics::Registry::Get().Count(metrics::Event::kOverloaded);
       res = Error(503, "OVERLOADED", "the server is at its limit of requests in progress; retry");
       res.set(bhttp::field::retry_after, "1");
@@ -125,7 +108,15 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
         co_await delay.async_wait(kTuple);
       }
       res = co_await handler(req, peer);
-      state->in_flight.fetch_sub(1);
+    }
+    SetTraceHeaders(trace->ctx, res);
+    if (options.stream && res.result() == bhttp::status::ok &&
+        res[bhttp::field::content_type] == "text/event-stream") {
+      // A stream is not a request in progress: it must not hold up the drain on SIGTERM (it
+      // ends on `stopping`) nor count against HTTP_MAX_IN_FLIGHT.
+      if (counted) state->in_flight.fetch_sub(1);
+      co_await options.stream(stream, std::move(res), state->stopping);
+      break;
     }
     res.keep_alive(req.keep_alive() && !state->stopping.load());
     res.prepare_payload();
@@ -134,6 +125,8 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     // Named, not a braced list inside co_await (GCC 12, see redis::List).
     const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body())};
     auto [wec, wn] = co_await net::async_write(stream, wire, kTuple);
+    if (counted) state->in_flight.fetch_sub(1);
+    trace->ctx.valid = false;
     if (wec || !res.keep_alive()) break;
   }
   beast::error_code ignored;
@@ -143,7 +136,9 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
 }  // namespace
 
 struct Server::Shard {
-  Shard(net::io_context& ctx, Handler h) : acceptor(ctx), handler(std::move(h)) {}
+  Shard(net::io_context& ctx, Handler h)
+      : executor(ctx.get_executor()), acceptor(ctx), handler(std::move(h)) {}
+  net::io_context::executor_type executor;
   tcp::acceptor acceptor;
   Handler handler;
 };
@@ -200,8 +195,11 @@ void Server::Start() {
               continue;
             }
             socket.set_option(tcp::no_delay(true), ec);
-            net::co_spawn(shard->acceptor.get_executor(),
-                          Session(std::move(socket), shard->handler, options, state),
+            // Every handler of the connection runs through this executor (and so with the
+            // current request's trace context), its I/O objects keep the plain one.
+            auto trace = std::make_shared<TraceSlot>();
+            net::co_spawn(TracedExecutor(shard->executor, trace),
+                          Session(std::move(socket), shard->handler, options, state, trace),
                           net::detached);
           }
         },

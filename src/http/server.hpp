@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include <atomic>
@@ -26,6 +27,13 @@ using Response = bhttp::response<bhttp::string_body>;
 // to 5xx itself).
 using Handler = std::function<net::awaitable<Response>(Request&, const net::ip::address& peer)>;
 
+// A streamed answer (server-sent events, http/events.hpp): given the connection when a handler
+// answered 200 with Content-Type text/event-stream (that answer's head and first bytes); writes
+// them itself and returns when the stream ends; the connection is then closed. Streams are not
+// requests in flight (a drain does not wait for them); they end when `stopping` turns true.
+using StreamHandler = std::function<net::awaitable<void>(beast::tcp_stream&, Response,
+                                                         const std::atomic<bool>& stopping)>;
+
 struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 3000;
@@ -38,6 +46,7 @@ struct ServerOptions {
   // once, instead of queueing work that would time out. 0: no bound.
   int max_in_flight = 20000;
   bool share_port = false;  // join other processes on the port instead of failing
+  StreamHandler stream;  // none: such answers are sent as plain responses
   // Test-only fault: every request waits this long (on a timer) before it is handled.
   std::chrono::milliseconds fault_delay{0};
 };
@@ -53,7 +62,8 @@ class Server {
   void Start();
   // Stops accepting; responses from now on close their connection. Returns at once.
   void Stop();
-  // Requests being handled right now (for the drain on shutdown).
+  // Requests being handled or answered right now (for the drain on shutdown: a request counts
+  // until its answer is written).
   int InFlight() const { return state_->in_flight.load(); }
   std::uint16_t port() const { return bound_port_; }
 

@@ -1,5 +1,7 @@
 #include "metrics/log.hpp"
 
+#include "common/trace.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <spdlog/pattern_formatter.h>
@@ -10,14 +12,31 @@ namespace {
 
 constexpr std::string_view kFieldsMarker = "\x1f";  // Log() output: already JSON fields
 
+void Append(spdlog::memory_buf_t& dest, std::string_view s) {
+  dest.append(s.data(), s.data() + s.size());
+}
+
 // %* : JSON fields. Log() passes pre-serialized fields behind a marker; any other spdlog call
 // (a library's, or a component logging plain text) becomes "msg":"<escaped text>", so every
-// line stays one valid JSON object.
+// line stays one valid JSON object. The current trace context (common/trace.hpp) comes first.
+
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
     std::string_view text(msg.payload.data(), msg.payload.size());
+    // A synchronous logger formats on the thread that logs: its current request, if any.
+    if (const auto* t = trace::Current()) {
+      Append(dest, "\"trace\":\"");
+      Append(dest, t->TraceId());
+      Append(dest, "\",\"span\":\"");
+      Append(dest, t->SpanId());
+      if (t->request_id_size > 0) {
+        Append(dest, "\",\"requestId\":\"");
+        Append(dest, t->RequestId());  // printable, no quote or backslash (see http/trace.cpp)
+      }
+      Append(dest, "\",");
+    }
     if (text.substr(0, kFieldsMarker.size()) == kFieldsMarker) {
       text.remove_prefix(kFieldsMarker.size());
       dest.append(text.data(), text.data() + text.size());

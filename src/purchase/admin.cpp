@@ -31,9 +31,7 @@ constexpr std::int64_t kMaxTotal = 1'000'000'000;
 
 std::int64_t Int(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
 
-redis::BlockingConnection ConnectRedis(const Options& o) {
-  return redis::BlockingConnection(o.redis_host, o.redis_port, o.redis_timeout);
-}
+redis::BlockingConnection ConnectRedis(const Options& o) { return OpenBlockingRedis(o); }
 
 // Order columns OrderRowFrom reads; times as unix ms (TIMESTAMP columns: zone-independent).
 constexpr const char* kOrderColumns =

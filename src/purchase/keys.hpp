@@ -17,6 +17,8 @@ inline std::string Expiry(const std::string& prefix) { return prefix + ":exp"; }
 inline std::string Hold(const std::string& prefix, std::string_view rid) {
   return prefix + ":h:" + std::string(rid);
 }
+// Redis Cluster: the run id of the node this product was last rebuilt on (rebuild.hpp).
+inline std::string Epoch(const std::string& prefix) { return prefix + ":epoch"; }
 inline std::string User(const std::string& prefix, std::string_view user) {
   return prefix + ":u:" + std::string(user);
 }

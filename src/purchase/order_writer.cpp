@@ -1,12 +1,14 @@
 #include "purchase/order_writer.hpp"
 
 #include "metrics/log.hpp"
+#include "metrics/metrics.hpp"
 #include "purchase/purchase_service.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -78,8 +80,45 @@ bool OverLimit(db::Connection& c, std::int64_t product_id, std::int64_t limit,
 
 }  // namespace
 
+namespace {
+
+// Group-commit figures: orders per transaction and the time their database work took (the
+// batch's transaction, or its one-by-one redo, from BEGIN to COMMIT).
+class ConfirmMetrics : public metrics::Collector {
+ public:
+  static ConfirmMetrics& Get() {
+    static ConfirmMetrics* m = [] {
+      static ConfirmMetrics instance;
+      metrics::Registry::Get().Add(&instance);
+      return &instance;
+    }();
+    return *m;
+  }
+  void Observe(std::size_t batch, double seconds) {
+    batch_.Observe(static_cast<double>(batch));
+    latency_.Observe(seconds);
+  }
+  void Render(std::string& out) const override {
+    out += "# HELP ticketing_confirm_batch_size Orders written per group-commit transaction.\n"
+           "# TYPE ticketing_confirm_batch_size histogram\n";
+    batch_.Render(out, "ticketing_confirm_batch_size", "");
+    out += "# HELP ticketing_confirm_db_seconds Database time of one group-commit batch.\n"
+           "# TYPE ticketing_confirm_db_seconds histogram\n";
+    latency_.Render(out, "ticketing_confirm_db_seconds", "");
+  }
+
+ private:
+  static constexpr std::array<double, 9> kBatch = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  metrics::Histogram batch_{kBatch};
+  metrics::Histogram latency_;
+};
+
+}  // namespace
+
 OrderWriter::OrderWriter(db::Pool& pool, std::size_t max_batch, std::string fault)
-    : pool_(pool), max_batch_(std::max<std::size_t>(1, max_batch)), fault_(std::move(fault)) {}
+    : pool_(pool), max_batch_(std::max<std::size_t>(1, max_batch)), fault_(std::move(fault)) {
+  ConfirmMetrics::Get();  // exported from the start, before the first confirm
+}
 
 OrderWriter::~OrderWriter() {
   // A worker posts its waiters' completions before it looks at the queue again, so a waiter
@@ -195,7 +234,10 @@ std::vector<OrderWriter::Outcome> OrderWriter::WriteBatch(db::Connection& c,
     }
   }
   if (group.empty()) return out;
+  const auto started = std::chrono::steady_clock::now();
   auto written = WriteGroup(c, group);
+  ConfirmMetrics::Get().Observe(
+      group.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   for (std::size_t k = 0; k < group.size(); ++k) out[index[k]] = std::move(written[k]);
   return out;
 }

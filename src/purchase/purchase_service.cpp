@@ -544,6 +544,12 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
                                       args);
     if (reply.IsError()) throw std::runtime_error("init_product: " + reply.str);
     co_await redis_.Command(redis::List("SADD", std::string(keys::kProducts), std::to_string(id)));
+    if (redis_.IsCluster()) {
+      // Built from the database just now: the per-product loss marker (rebuild.hpp) says so.
+      auto marked = co_await redis_.Eval(Scripts::Get().product_epoch_init,
+                                         redis::List(keys::Epoch(prefix)), {});
+      if (marked.IsError()) throw std::runtime_error("product_epoch_init: " + marked.str);
+    }
   } catch (...) {
     failure = std::current_exception();
   }

@@ -5,7 +5,7 @@
 #include "purchase/order_writer.hpp"
 #include "purchase/service.hpp"
 #include "purchase/sold_out.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 #include <chrono>
 #include <string>
@@ -19,6 +19,9 @@ struct Options {
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
   std::chrono::milliseconds redis_timeout{2000};
+  // Non-empty: Redis is a cluster; the blocking connection opens to the first of these that
+  // answers and follows MOVED/ASK from there (redis_host/redis_port are then not used).
+  std::vector<redis::Endpoint> redis_cluster;
   // Process-wide sold-out flags (kept fresh by the waiting-room ticker); none: always ask Redis.
   SoldOutBoard* sold_out = nullptr;
   // Signs reservation ids (keys::SignedIds); derived from the server secret.
@@ -29,7 +32,7 @@ struct Options {
 // `writer` (which batches confirms across threads) are shared.
 class PurchaseService final : public Service {
  public:
-  PurchaseService(redis::Connection& redis, db::Pool& db, OrderWriter& writer, Options options)
+  PurchaseService(redis::Client& redis, db::Pool& db, OrderWriter& writer, Options options)
       : redis_(redis), db_(db), writer_(writer), options_(std::move(options)),
         ids_(options_.id_key) {}
 
@@ -84,7 +87,7 @@ class PurchaseService final : public Service {
   net::awaitable<bool> FinishConfirm(const std::string& hold_key, const std::string& prefix,
                                      const std::string& reservation_id, const Order& order);
 
-  redis::Connection& redis_;
+  redis::Client& redis_;
   db::Pool& db_;
   OrderWriter& writer_;
   Options options_;

@@ -15,10 +15,6 @@ namespace {
 constexpr std::size_t kOrderLookupBatch = 500;  // reservation ids per IN (...) query
 constexpr std::chrono::minutes kGuardTtl{10};     // bounds a guard left by a dead server
 
-redis::BlockingConnection Connect(const Options& o) {
-  return redis::BlockingConnection(o.redis_host, o.redis_port, o.redis_timeout);
-}
-
 // Appends (rid, orderId, totalCents) for every id in `rids` that has an order.
 void AppendCommitted(db::Connection& c, const std::vector<redis::Value>& rids,
                      std::vector<std::string>& out) {
@@ -32,7 +28,12 @@ void AppendCommitted(db::Connection& c, const std::vector<redis::Value>& rids,
       sql += i ? ", ?" : "?";
       params.emplace_back(rids[at + i].str);
     }
-    sql += ")";
+    // A locking read sees the latest committed orders. A plain one would read the transaction's
+    // snapshot, which a consistent read before the product row lock (RebuildProduct's
+    // existence check) fixes earlier: orders committed while this waited for the lock would be
+    // missing, their holds counted live, and their units subtracted twice (once in the stock
+    // read under the lock, once as live holds). Seen in cluster_test mid-sale: 5 units short.
+    sql += ") LOCK IN SHARE MODE";
     for (const auto& row : c.Execute(sql, params).rows) {
       out.push_back(row.at(0).value_or(""));
       out.push_back(row.at(1).value_or("0"));
@@ -53,22 +54,80 @@ std::string RunId(const redis::Value& info) {
 
 }  // namespace
 
-std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
-                                          std::int64_t product_id) {
-  // The row lock keeps every confirm of this product from committing until we are done, so
-  // the orders read below are all there will be for the holds Redis has now.
+redis::BlockingConnection OpenBlockingRedis(const Options& o) {
+  if (o.redis_cluster.empty()) {
+    return redis::BlockingConnection(o.redis_host, o.redis_port, o.redis_timeout);
+  }
+  // A seed may be a master that is down (the failover in progress): try each.
+  for (std::size_t i = 0;; ++i) {
+    try {
+      return redis::BlockingConnection(o.redis_cluster[i].host, o.redis_cluster[i].port,
+                                       o.redis_timeout, /*cluster=*/true);
+    } catch (const redis::Unavailable&) {
+      if (i + 1 == o.redis_cluster.size()) throw;
+    }
+  }
+}
+
+namespace {
+
+// What a measurement and a repair both start from, with the product row locked until the
+// caller's transaction ends: the lock keeps every confirm of the product from committing until
+// then, so the orders read here are all there are for the holds Redis has now. A confirm that
+// committed before the lock but has not finished in Redis is among them: its hold is sold,
+// not live.
+struct LockedHolds {
+  Product product;
+  std::string prefix;
+  std::vector<std::string> committed;  // (rid, orderId, totalCents) of live holds with an order
+};
+std::optional<LockedHolds> LockAndReadHolds(db::Connection& c, redis::BlockingConnection& redis,
+                                            std::int64_t product_id) {
   auto product = SelectProductForUpdate(c, product_id);
   if (!product) return std::nullopt;
-  const auto prefix = keys::Prefix(product_id);
-  const auto& scripts = Scripts::Get();
-  auto live = redis.Eval(scripts.live_holds, {keys::Expiry(prefix)}, {prefix});
+  LockedHolds out{*product, keys::Prefix(product_id), {}};
+  auto live = redis.Eval(Scripts::Get().live_holds, {keys::Expiry(out.prefix)}, {out.prefix});
   if (live.IsError()) throw std::runtime_error("live_holds: " + live.str);
+  AppendCommitted(c, live.elements, out.committed);
+  return out;
+}
 
-  std::vector<std::string> args{prefix, std::to_string(product->available)};
-  auto info = ProductInfoArgs(*product);
+}  // namespace
+
+std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& redis,
+                                  std::int64_t product_id) {
+  auto held = LockAndReadHolds(c, redis, product_id);
+  if (!held) return std::nullopt;
+  const auto& prefix = held->prefix;
+  std::vector<std::string> args{prefix};
+  for (std::size_t i = 0; i < held->committed.size(); i += 3) args.push_back(held->committed[i]);
+  auto reply = redis.Eval(Scripts::Get().stock_check,
+                          {keys::Available(prefix), keys::Expiry(prefix), keys::Info(prefix)},
+                          args);
+  if (reply.IsError() || reply.elements.size() != 5) {
+    throw std::runtime_error("stock_check: " + reply.str);
+  }
+  Drift d;
+  d.stock = held->product.available;
+  d.available = reply.elements[0].integer;
+  d.live_units = reply.elements[1].integer;
+  d.held_counter = reply.elements[2].integer;
+  d.held_units = reply.elements[3].integer;
+  d.in_redis = reply.elements[4].integer == 1;
+  return d;
+}
+
+std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
+                                          std::int64_t product_id) {
+  auto held = LockAndReadHolds(c, redis, product_id);
+  if (!held) return std::nullopt;
+  const auto& product = held->product;
+  const auto& prefix = held->prefix;
+  std::vector<std::string> args{prefix, std::to_string(product.available)};
+  auto info = ProductInfoArgs(product);
   args.insert(args.end(), info.begin(), info.end());
-  AppendCommitted(c, live.elements, args);
-  auto reply = redis.Eval(scripts.sync_stock,
+  args.insert(args.end(), held->committed.begin(), held->committed.end());
+  auto reply = redis.Eval(Scripts::Get().sync_stock,
                           {keys::Available(prefix), keys::Expiry(prefix), keys::Info(prefix)},
                           args);
   if (reply.IsError() || reply.elements.size() != 4) {
@@ -79,7 +138,7 @@ std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConn
   if (const auto confirmed = reply.elements[3].integer; confirmed > 0) {
     log::Warn("stale_holds_confirmed", {{"product", product_id}, {"holds", confirmed}});
   }
-  return StockSync{reply.elements[0].integer, reply.elements[1].integer, product->available,
+  return StockSync{reply.elements[0].integer, reply.elements[1].integer, product.available,
                    reply.elements[2].integer};
 }
 
@@ -91,7 +150,7 @@ net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Opti
     return db::Transaction(c, [&]() -> std::optional<StockSync> {
       // An unknown id (a made-up reserve) costs one primary-key read, no Redis connection.
       if (c.Execute("SELECT 1 FROM products WHERE id = ?", {product_id}).rows.empty()) return {};
-      auto redis = Connect(options);
+      auto redis = OpenBlockingRedis(options);
       return ReconcileProduct(c, redis, product_id);
     });
   });
@@ -110,7 +169,7 @@ net::awaitable<bool> RebuildProductIfInDatabase(db::Pool& db, const Options& opt
 net::awaitable<int> RebuildAllProducts(db::Pool& db, const Options& options) {
   co_return co_await db.Run([&options](db::Connection& c) {
     auto ids = c.Execute("SELECT id FROM products ORDER BY id");
-    auto redis = Connect(options);
+    auto redis = OpenBlockingRedis(options);
     int rebuilt = 0;
     // One transaction per product: a row lock is held only while its product is rebuilt.
     for (const auto& row : ids.rows) {
@@ -125,7 +184,65 @@ bool RedisLossWatch::Verified() const {
   return verified_ && redis_.GetStats().connects == verified_connects_;
 }
 
+net::awaitable<bool> RedisLossWatch::CheckCluster(bool force) {
+  const auto connects = redis_.GetStats().connects;
+  try {
+    products_ = co_await db_.Run([](db::Connection& c) {
+      std::vector<std::int64_t> ids;
+      for (const auto& row : c.Execute("SELECT id FROM products ORDER BY id").rows) {
+        ids.push_back(std::stoll(row.at(0).value_or("0")));
+      }
+      return ids;
+    });
+  } catch (const std::exception&) {
+    if (products_.empty()) throw;  // else check the products known: a lost one shows anyway
+  }
+  const auto& scripts = Scripts::Get();
+  bool verified = true;
+  int rebuilt = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (const std::int64_t id : products_) {
+    const auto prefix = keys::Prefix(id);
+    auto seen = co_await redis_.Eval(scripts.product_epoch, redis::List(keys::Epoch(prefix)), {});
+    if (seen.IsError() || seen.elements.size() != 2 || seen.elements[1].str.empty()) {
+      throw std::runtime_error("product_epoch: " + seen.str);
+    }
+    const auto& marker = seen.elements[0];
+    const std::string run_id = seen.elements[1].str;
+    const bool lost = marker.IsNil() || marker.str != run_id;
+    if (!lost && !force) continue;
+    verified_ = false;  // the sweeper waits until this product is rebuilt
+    if (!co_await RebuildProduct(db_, options_, id)) continue;  // gone from the database
+    auto marked = co_await redis_.Eval(scripts.product_epoch_mark,
+                                       redis::List(keys::Epoch(prefix), keys::Info(prefix)),
+                                       redis::List(run_id));
+    if (marked.IsError()) throw std::runtime_error("product_epoch_mark: " + marked.str);
+    ++rebuilt;
+    log::Info("redis_product_rebuilt",
+              {{"product", id},
+               {"reason", lost ? (marker.IsNil() ? "marker_missing" : "node_changed") : "start"},
+               {"recorded", marked.integer == 1}});
+    if (marked.integer != 1) verified = false;  // the next check rebuilds it again
+  }
+  if (!products_.empty()) {
+    std::vector<std::string> sadd{"SADD", std::string(keys::kProducts)};
+    for (const std::int64_t id : products_) sadd.push_back(std::to_string(id));
+    auto added = co_await redis_.Command(std::move(sadd));
+    if (added.IsError()) throw std::runtime_error("SADD products: " + added.str);
+  }
+  if (rebuilt > 0) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    log::Info("redis_rebuilt", {{"products", rebuilt}, {"ms", ms}, {"cluster", true}});
+  }
+  verified_ = verified && redis_.GetStats().connects == connects;
+  verified_connects_ = connects;
+  co_return rebuilt > 0;
+}
+
 net::awaitable<bool> RedisLossWatch::CheckOnce(bool force) {
+  if (redis_.IsCluster()) co_return co_await CheckCluster(force);
   const auto connects = redis_.GetStats().connects;
   // A restart between the two reads shows as another run id; a FLUSHALL between them, as a
   // missing marker at the next check (a flushed Redis has no stale holds to sweep meanwhile).

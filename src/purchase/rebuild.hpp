@@ -6,7 +6,7 @@
 #include "db/db.hpp"
 #include "purchase/purchase_service.hpp"
 #include "redis/blocking_client.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -22,6 +22,10 @@ namespace ticketing::purchase {
 // Redis lost data since, and may hold stale holds and counters.
 inline constexpr std::string_view kEpochKey = "{ticketing}:epoch";
 
+// A blocking Redis connection for a database worker: to redis_host/redis_port, or to the
+// first of the cluster seeds that answers (following redirections). Throws Unavailable.
+redis::BlockingConnection OpenBlockingRedis(const Options& options);
+
 // Rewrites product `product_id` in Redis from its database row, which this locks (SELECT ...
 // FOR UPDATE) until the caller's transaction ends: the info hash (name, price, limit, hold,
 // start, waiting room), every live hold whose order exists marked confirmed without returning
@@ -30,6 +34,26 @@ inline constexpr std::string_view kEpochKey = "{ticketing}:epoch";
 // worker. nullopt: no such product. Throws on a Redis or database failure.
 std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
                                           std::int64_t product_id);
+
+// How far Redis is from the database for one product, measured exactly as ReconcileProduct
+// would put it right, changing nothing: Redis available + units of live holds whose order is
+// not committed, against the database stock; and the held counter against the units of the
+// holds in state 'held'. Locks the product row like ReconcileProduct (call inside
+// db::Transaction on a database worker), so an in-flight confirm is never mistaken for drift.
+struct Drift {
+  std::int64_t stock = 0;         // database
+  std::int64_t available = 0;     // Redis prefix:avail
+  std::int64_t live_units = 0;    // Redis, live holds without a committed order
+  std::int64_t held_counter = 0;  // Redis prefix:held
+  std::int64_t held_units = 0;    // Redis, units of holds in state 'held' without an order
+  bool in_redis = true;           // the product's info hash exists
+  // available + live units - stock: > 0, Redis would sell units the database does not have.
+  std::int64_t units() const { return available + live_units - stock; }
+  bool Any() const { return units() != 0 || held_counter != held_units || !in_redis; }
+};
+// nullopt: no such product. Throws on a Redis or database failure.
+std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& redis,
+                                  std::int64_t product_id);
 
 // ReconcileProduct in its own transaction on a database worker. nullopt: no such product.
 net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Options& options,
@@ -49,7 +73,7 @@ net::awaitable<int> RebuildAllProducts(db::Pool& db, const Options& options);
 // their rebuilds per product).
 class RedisLossWatch {
  public:
-  RedisLossWatch(redis::Connection& redis, db::Pool& db, Options options,
+  RedisLossWatch(redis::Client& redis, db::Pool& db, Options options,
                  std::chrono::milliseconds interval = std::chrono::seconds(1))
       : redis_(redis), db_(db), options_(std::move(options)), interval_(interval) {}
 
@@ -64,10 +88,17 @@ class RedisLossWatch {
   bool Verified() const;
 
   // One check; rebuilds if Redis lost data or `force`. Returns true if it rebuilt.
+  // Standalone: one marker (kEpochKey) for the one server. Cluster: each master can lose data
+  // on its own, so each product has its marker (keys::Epoch, checked and set by scripts on the
+  // master that holds the product) and only the products whose master lost data are rebuilt;
+  // the product list comes from the database, and every product is put back in
+  // ticketing:products (which lives on one master and can be lost with it).
   net::awaitable<bool> CheckOnce(bool force);
 
  private:
-  redis::Connection& redis_;
+  net::awaitable<bool> CheckCluster(bool force);
+  std::vector<std::int64_t> products_;  // cluster: the database's, as last read
+  redis::Client& redis_;
   db::Pool& db_;
   Options options_;
   std::chrono::milliseconds interval_;

@@ -43,5 +43,32 @@ TEST(ScriptsTest, FinishAfterASyncDoesNotTakeTheUnitsTwice) {
   EXPECT_EQ(s.Redis({"GET", prefix + ":u:late"}), "1") << "the buyer's purchase is not counted";
 }
 
+// Issue 8: the per-buyer rate limit is checked after the stock, so a stampede on a sold-out
+// product writes no key per request (and is answered SOLD_OUT, not RATE_LIMITED); a reserve
+// that could take units is counted.
+TEST(ScriptsTest, ASoldOutReserveWritesNoRateLimitKey) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9200002;
+  const auto prefix = keys::Prefix(product);
+  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "1"});
+  s.Redis({"SET", keys::Available(prefix), "0"});
+  const std::string rl = prefix + ":rl:b:stampede";
+  auto reserve = [&](const std::string& rid) {
+    return Eval(s, Scripts::Get().reserve,
+                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+                 keys::User(prefix, "stampede"), keys::Hold(prefix, rid), rl},
+                {"stampede", "1", rid, "300", prefix, "", "", "1", "200000", "1800000"});
+  };
+  for (int i = 0; i < 20; ++i) {
+    const auto out = reserve(std::to_string(product) + "-so" + std::to_string(i));
+    EXPECT_NE(out.find("SOLD_OUT"), std::string::npos) << out;
+  }
+  EXPECT_EQ(s.Redis({"EXISTS", rl}), "0") << "a sold-out refusal wrote the rate-limit key";
+  s.Redis({"SET", keys::Available(prefix), "1"});
+  const auto ok = reserve(std::to_string(product) + "-ok");
+  EXPECT_NE(ok.find("OK"), std::string::npos) << ok;
+  EXPECT_EQ(s.Redis({"EXISTS", rl}), "1") << "a reserve that took units is counted";
+}
+
 }  // namespace
 }  // namespace ticketing::purchase

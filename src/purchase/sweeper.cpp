@@ -87,7 +87,61 @@ net::awaitable<SweepStats> Sweeper::SweepProduct(std::int64_t product_id) {
     // A full batch means more may be due right now.
     if (reply.elements[2].integer < options_.batch) break;
   }
+  // Figures for /metrics: best effort, a failure here does not fail the pass.
+  std::vector<std::string> keys{keys::Expiry(prefix)};
+  std::vector<std::string> args{prefix};
+  try {
+    auto figures = co_await redis_.Eval(Scripts::Get().gauges, keys, args);
+    if (!figures.IsError() && figures.elements.size() == 5) {
+      figures_.Set(product_id, {figures.elements[0].integer, figures.elements[1].integer,
+                                figures.elements[2].integer, figures.elements[3].integer,
+                                figures.elements[4].integer});
+    }
+  } catch (const std::exception&) {
+  }
   co_return stats;
+}
+
+void SweepFigures::Set(std::int64_t product_id, const Product& p) {
+  std::lock_guard lock(mu_);
+  products_[product_id] = p;
+}
+
+double SweepFigures::LagSeconds(std::int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  std::int64_t lag_ms = 0;
+  for (const auto& [id, p] : products_) {
+    if (p.first_due_ms >= 0) lag_ms = std::max(lag_ms, now_ms - p.first_due_ms);
+  }
+  return static_cast<double>(lag_ms) / 1000.0;
+}
+
+void SweepFigures::Render(std::string& out) const {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const double lag = LagSeconds(now_ms);
+  std::lock_guard lock(mu_);
+  auto family = [&](const char* name, const char* help, auto field) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+    for (const auto& [id, p] : products_) {
+      out += std::string(name) + "{product=\"" + std::to_string(id) + "\"} " +
+             std::to_string(p.*field) + "\n";
+    }
+  };
+  family("ticketing_holds_live", "Live holds (held or confirming), as of the last sweep.",
+         &Product::live_holds);
+  family("ticketing_hold_units_held", "Units in held holds, as of the last sweep.",
+         &Product::held_units);
+  family("ticketing_queue_waiting", "Buyers waiting in the line, as of the last sweep.",
+         &Product::line_length);
+  family("ticketing_queue_active", "Admissions not yet used or expired, as of the last sweep.",
+         &Product::active_admissions);
+  out += "# HELP ticketing_sweeper_lag_seconds Now minus the due time of the live hold due "
+         "first (0 when none is due yet).\n# TYPE ticketing_sweeper_lag_seconds gauge\n"
+         "ticketing_sweeper_lag_seconds ";
+  metrics::AppendNumber(out, lag);
+  out += "\n";
 }
 
 net::awaitable<void> Sweeper::Settle(std::int64_t product_id, const std::string& reservation_id,

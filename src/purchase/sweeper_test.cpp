@@ -66,7 +66,7 @@ TEST(SweeperTest, AFailedSettlementDoesNotStopThePass) {
   redis::Options ro;
   ro.host = SharedServices().Get("REDIS_HOST");
   ro.port = static_cast<std::uint16_t>(SharedServices().Port("REDIS_PORT"));
-  auto redis = std::make_shared<redis::Connection>(ctx.get_executor(), ro);
+  auto redis = std::make_shared<redis::Client>(ctx.get_executor(), redis::ClientOptions{ro});
   redis->Start();
   SweeperOptions options;
   options.confirm_lease = std::chrono::seconds(5);

@@ -5,7 +5,7 @@
 
 #include "queue/admission.hpp"
 #include "queue/service.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 namespace ticketing::queue {
 
@@ -17,7 +17,7 @@ struct Options {
 // One per I/O thread: `redis` must belong to the calling thread's io_context.
 class QueueService final : public Service {
  public:
-  QueueService(redis::Connection& redis, const AdmissionCodec& codec, Options options)
+  QueueService(redis::Client& redis, const AdmissionCodec& codec, Options options)
       : redis_(redis), codec_(codec), options_(options) {}
 
   net::awaitable<purchase::Result<Place>> Join(std::string user, std::int64_t product_id) override;
@@ -33,7 +33,7 @@ class QueueService final : public Service {
   // A place from a describe() reply of join.lua / status.lua.
   Place ToPlace(const redis::Value& reply, std::int64_t product_id, std::string_view user) const;
 
-  redis::Connection& redis_;
+  redis::Client& redis_;
   const AdmissionCodec& codec_;
   Options options_;
 };

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "purchase/sold_out.hpp"
-#include "redis/redis_client.hpp"
+#include "redis/client.hpp"
 
 namespace ticketing::queue {
 
@@ -27,7 +27,7 @@ struct TickStats {
 
 class Ticker {
  public:
-  Ticker(redis::Connection& redis, purchase::SoldOutBoard& sold_out, TickerOptions options)
+  Ticker(redis::Client& redis, purchase::SoldOutBoard& sold_out, TickerOptions options)
       : redis_(redis), sold_out_(sold_out), options_(options) {}
 
   // Runs until Stop(): one pass every interval, errors logged.
@@ -38,7 +38,7 @@ class Ticker {
   net::awaitable<TickStats> TickOnce();
 
  private:
-  redis::Connection& redis_;
+  redis::Client& redis_;
   purchase::SoldOutBoard& sold_out_;
   TickerOptions options_;
   bool stopped_ = false;

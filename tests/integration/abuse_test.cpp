@@ -75,15 +75,6 @@ Burst ReserveBurst(const std::vector<std::uint16_t>& ports, std::int64_t product
   return b;
 }
 
-// A counter of /metrics (-1 if absent).
-long long Metric(std::uint16_t port, const std::string& series) {
-  HttpClient c(port);
-  const auto page = c.Get("/metrics").body;
-  const auto at = page.find(series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stoll(page.substr(at + series.size() + 1));
-}
-
 class Abuse : public ::testing::Test {
  protected:
   Abuse() : stores_(SharedServices()) {}
@@ -139,8 +130,9 @@ TEST_F(Abuse, BuyerLimitHoldsAcrossTwoServersTakesNothingAndResets) {
 
   // Counted in /metrics on both servers.
   for (auto* s : {&a, &b}) {
-    EXPECT_GT(Metric(s->port(), "ticketing_events_total{event=\"rate_limited\"}"), 0);
-    EXPECT_GT(Metric(s->port(), "ticketing_http_requests_total{route=\"reserve\",status=\"429\"}"),
+    EXPECT_GT(MetricValue(s->port(), "ticketing_events_total{event=\"rate_limited\"}"), 0);
+    EXPECT_GT(MetricValue(s->port(), "ticketing_http_requests_total{method=\"POST\",route=\"/purchase/"
+                                "reserve\",status=\"429\"}"),
               0);
   }
 
@@ -321,7 +313,7 @@ TEST_F(ProofOfWork, AcceptedWrongStaleAndReplayed) {
   auto retry =
       Join(c, product, "late", Challenge(stale), abuse::SolvePow(Challenge(stale), kDifficulty));
   EXPECT_EQ(retry.status, 200) << retry.body;
-  EXPECT_GE(Metric(s.port(), "ticketing_events_total{event=\"pow_refused\"}"), 6);
+  EXPECT_GE(MetricValue(s.port(), "ticketing_events_total{event=\"pow_refused\"}"), 6);
 }
 
 TEST_F(ProofOfWork, DifficultyIsPersistedAndRestoredAfterRedisLoss) {

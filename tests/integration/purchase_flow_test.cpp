@@ -314,7 +314,8 @@ TEST_F(PurchaseFlow, MetricsAndReady) {
   EXPECT_EQ(ready.status, 200) << ready.body;
   auto m = api_.Get("/metrics");
   EXPECT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("ticketing_http_requests_total{route=\"reserve\",status=\"201\"}"),
+  EXPECT_NE(m.body.find("ticketing_http_requests_total{method=\"POST\",route=\"/purchase/"
+                        "reserve\",status=\"201\"}"),
             std::string::npos);
   EXPECT_NE(m.body.find("ticketing_events_total{event=\"hold_created\"}"), std::string::npos);
 }

@@ -159,4 +159,13 @@ std::vector<Reply> Concurrent(std::uint16_t port, const std::vector<Call>& calls
   return replies;
 }
 
+long long MetricValue(std::uint16_t port, const std::string& series) {
+  HttpClient c(port);
+  // Anchored at a line start, so a `# HELP name ...` line is never read as the value.
+  const auto page = "\n" + c.Get("/metrics").body;
+  const auto at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(page.substr(at + series.size() + 2));
+}
+
 }  // namespace ticketing::testing

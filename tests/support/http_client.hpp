@@ -52,6 +52,10 @@ class HttpClient {
   Impl* impl_;
 };
 
+// The value of one series of the server's /metrics page, e.g.
+// `ticketing_events_total{event="rate_limited"}` (-1 if the page does not have it).
+long long MetricValue(std::uint16_t port, const std::string& series);
+
 // Runs every call at once, each on its own connection; replies in the calls' order.
 std::vector<Reply> Concurrent(std::uint16_t port, const std::vector<Call>& calls);
 

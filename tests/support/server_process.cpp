@@ -31,7 +31,11 @@ std::uint16_t FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string ServerBinary() { return std::string(TICKETING_BINARY_DIR) + "/ticketing"; }
+std::string ServerBinary() {
+  // Another build of the server (e.g. one from before a fix, to see a test fail against it).
+  if (const char* other = std::getenv("TICKETING_SERVER_BINARY")) return other;
+  return std::string(TICKETING_BINARY_DIR) + "/ticketing";
+}
 
 ServerProcess::ServerProcess(const Services& services, std::map<std::string, std::string> env) {
   env_ = services.env;
@@ -40,6 +44,10 @@ ServerProcess::ServerProcess(const Services& services, std::map<std::string, std
   env_["BIND_ADDRESS"] = "127.0.0.1";
   env_["IO_THREADS"] = "2";
   env_["DB_POOL_SIZE"] = "8";
+  // Off unless a test asks for it: the reconciler repairs drift, and a test of another
+  // mechanism (the sweeper, the loss watch, the chaos checker) must see that mechanism's
+  // outcome, not the safety net's. reconcile_test runs it.
+  env_["RECONCILE"] = "off";
   for (auto& [k, v] : env) env_[k] = v;
   if (!env_.count("PORT")) env_["PORT"] = std::to_string(FreePort());
   port_ = static_cast<std::uint16_t>(std::stoi(env_["PORT"]));

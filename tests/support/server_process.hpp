@@ -51,7 +51,7 @@ class ServerProcess {
 
 // A port nothing listens on right now.
 std::uint16_t FreePort();
-// Path of the built `ticketing` binary.
+// Path of the built `ticketing` binary (TICKETING_SERVER_BINARY, if set, names another).
 std::string ServerBinary();
 
 }  // namespace ticketing::testing

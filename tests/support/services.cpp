@@ -42,7 +42,9 @@ const std::string& Services::Get(const std::string& key) const {
   return it->second;
 }
 
-const Services& SharedServices() {
+namespace {
+
+const Services& StartServices(bool cluster) {
   if (g_services) return *g_services;
   char tmpl[] = "/tmp/ticketing-test-XXXXXX";
   if (!mkdtemp(tmpl)) {
@@ -51,7 +53,7 @@ const Services& SharedServices() {
   }
   auto* s = new Services;
   s->dir = tmpl;
-  std::string out = RunCapture(Script() + " start " + s->dir);
+  std::string out = RunCapture(Script() + " start " + (cluster ? "--cluster " : "") + s->dir);
   std::size_t pos = 0;
   while (pos < out.size()) {
     std::size_t nl = out.find('\n', pos);
@@ -80,6 +82,11 @@ const Services& SharedServices() {
   if (std::system(watcher.c_str()) != 0) std::cerr << "could not start the services watcher\n";
   return *s;
 }
+
+}  // namespace
+
+const Services& SharedServices() { return StartServices(false); }
+const Services& SharedClusterServices() { return StartServices(true); }
 
 void StopDatabase(const Services& s) {
   RunCapture(Script() + " stop-db " + s.dir + " >/dev/null 2>&1");

@@ -17,6 +17,10 @@ struct Services {
 
 // Starts the services on first call (exits the process with a message if they do not start).
 const Services& SharedServices();
+// The same with a local Redis Cluster (scripts/services start --cluster: 3 masters, 3
+// replicas; REDIS_CLUSTER_NODES, REDIS_CLUSTER_DIR) instead of one redis-server. A test
+// process uses one or the other.
+const Services& SharedClusterServices();
 
 // Runs `scripts/services stop|start DIR` again (for tests that stop the database mid-run).
 void StopDatabase(const Services& s);

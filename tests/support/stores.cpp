@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <mysql.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace ticketing::testing {
@@ -51,9 +52,16 @@ std::string Stores::Redis(const std::vector<std::string>& args) {
   auto* r = static_cast<redisReply*>(
       redisCommandArgv(redis_.get(), static_cast<int>(args.size()), argv.data(), lens.data()));
   if (!r) throw std::runtime_error("test Redis connection failed");
-  std::string out = "NIL";
-  if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
-  else if (r->str) out = std::string(r->str, r->len);
+  const std::function<std::string(const redisReply*)> text = [&](const redisReply* x) {
+    if (x->type == REDIS_REPLY_INTEGER) return std::to_string(x->integer);
+    if (x->type == REDIS_REPLY_ARRAY) {
+      std::string joined;
+      for (size_t i = 0; i < x->elements; ++i) joined += (i ? " " : "") + text(x->element[i]);
+      return joined;
+    }
+    return x->str ? std::string(x->str, x->len) : std::string("NIL");
+  };
+  std::string out = text(r);
   freeReplyObject(r);
   return out;
 }

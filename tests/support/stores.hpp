@@ -22,7 +22,8 @@ class Stores {
   std::string Sql(const std::string& query);
   long long SqlInt(const std::string& query) { return std::stoll(Sql(query)); }
 
-  // A Redis reply as text: integers in decimal, strings and errors as is, "NIL" for nil.
+  // A Redis reply as text: integers in decimal, strings and errors as is, "NIL" for nil, an
+  // array as its elements' texts separated by spaces.
   std::string Redis(const std::vector<std::string>& args);
 
   static std::string Prefix(std::int64_t product) { return "{p:" + std::to_string(product) + "}"; }
