@@ -1,20 +1,21 @@
 // The operator dashboard: /admin. Live figures come from one server-sent-events stream
 // (GET /admin/events, read with fetch so the admin token travels in a header, not the URL);
 // actions and lists use the admin API. See web/README.md.
-import { t, translate, setLanguage, language, onLanguage, number, money } from './i18n.js';
+import { t, translate, setLanguage, language, onLanguage, number, money, time } from './i18n.js';
 import { Api, ApiError, randomKey } from './api.js';
 import { el } from './dom.js';
 import { drawChart } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
 const TOKEN = 'ticketing:admin-token';
-const api = new Api({ onWait: (w) => { if (w) toast(w.kind === 'busy' ? `Server busy, retrying in ${w.seconds} s` : `Offline, retrying in ${w.seconds} s`); } });
+const api = new Api({ onWait: (w) => { if (w) toast(t(w.kind === 'busy' ? 'dBusy' : 'dOffline', { s: w.seconds })); } });
 
 let history = [];       // samples, oldest first
 let latest = null;
 let selected = null;    // product id shown in the chart and the lists
 const rows = new Map(); // product id -> {tr, cells}
 let streamAbort = null;
+let live = false;        // the event stream is open
 
 
 let toastTimer = null;
@@ -24,6 +25,12 @@ function toast(text) {
   box.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { box.hidden = true; }, 4000);
+}
+// A hold's or order's state as the API names it, in the page's language (unknown: as is).
+function stateText(state) {
+  const key = `state_${state}`;
+  const text = t(key);
+  return text === key ? state : text;
 }
 function fail(e) { toast(e instanceof ApiError ? `${e.code || e.status}: ${e.message}` : String(e)); }
 
@@ -58,8 +65,9 @@ $('signin-form').addEventListener('submit', (e) => {
 });
 
 // ---- the event stream
-function setStatus(text, ok) {
-  $('status').textContent = text;
+function setStatus(ok) {
+  live = ok;
+  $('status').textContent = t(ok ? 'live' : 'reconnecting');
   $('status').className = `who badge ${ok ? 'ok' : 'warn'}`;
 }
 
@@ -73,9 +81,9 @@ async function connect() {
       const res = await fetch(`${api.base}/admin/events`, {
         headers: { Authorization: `Bearer ${api.token}` }, cache: 'no-store', signal: ctl.signal,
       });
-      if (res.status === 401 || res.status === 403) return signOut('That token is not an admin token (or it expired).');
+      if (res.status === 401 || res.status === 403) return signOut(t('notAdmin'));
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      setStatus(t('live'), true);
+      setStatus(true);
       attempt = 0;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
@@ -97,7 +105,7 @@ async function connect() {
     } finally {
       clearTimeout(watchdog);
     }
-    setStatus(t('reconnecting'), false);
+    setStatus(false);
     await new Promise((ok) => setTimeout(ok, Math.min(10000, 1000 * 2 ** Math.min(attempt, 4)) * (0.7 + Math.random() * 0.6)));
   }
 }
@@ -132,9 +140,9 @@ function onSample(s) {
   $('rps').textContent = number(s.requestsPerSecond ?? 0);
   $('e5xx').textContent = number(s.errors5xxPerSecond ?? 0);
   $('e5xx-total').textContent = number(s.requests5xx ?? 0);
-  $('sampled').textContent = new Date(s.at).toLocaleTimeString();
+  $('sampled').textContent = time(Date.parse(s.at));
   $('sample-error').hidden = !s.error;
-  $('sample-error').textContent = s.error ? `Sampling failed: ${s.error}` : '';
+  $('sample-error').textContent = s.error ? t('samplingFailed', { msg: s.error }) : '';
   const ids = new Set();
   for (const p of s.products || []) {
     ids.add(p.id);
@@ -158,10 +166,11 @@ function updateRow(p) {
   set('queue', p.line ? number(line.length) : '–');
   set('admitted', p.line ? number(line.admitted) : '–');
   set('active', p.line ? number(line.active) : '–');
-  const state = p.paused ? 'paused' : (p.available === 0 && p.held === 0 && (p.confirming || 0) === 0 ? 'sold out' : 'selling');
-  set('state', state);
-  row.cells.state.className = `badge ${p.paused ? 'warn' : state === 'sold out' ? 'bad' : 'ok'}`;
-  row.pause.textContent = p.paused ? 'Resume' : 'Pause';
+  const state = p.paused ? 'statePaused' : (p.available === 0 && p.held === 0 && (p.confirming || 0) === 0 ? 'stateSoldOut' : 'stateSelling');
+  set('state', t(state));
+  row.cells.state.className = `badge ${p.paused ? 'warn' : state === 'stateSoldOut' ? 'bad' : 'ok'}`;
+  labelRow(row, p.id);
+  row.pause.textContent = t(p.paused ? 'resume' : 'pause');
   row.pause.dataset.paused = p.paused ? '1' : '';
   row.tr.classList.toggle('selected', p.id === selected);
 }
@@ -169,17 +178,17 @@ function updateRow(p) {
 function makeRow(p) {
   const cells = {};
   const td = (k, cls) => { const c = el('td', { class: cls }); cells[k] = c; return c; };
-  const units = el('input', { type: 'number', min: '1', value: '10', 'aria-label': `Units to add or remove for product ${p.id}`, id: `units-${p.id}` });
+  const units = el('input', { type: 'number', min: '1', value: '10', id: `units-${p.id}` });
   const pause = el('button', { type: 'button', class: 'secondary small', id: `pause-${p.id}` });
   const actions = el('div', { class: 'actions' },
     units,
-    el('button', { type: 'button', class: 'small', id: `add-${p.id}`, text: 'Add', onclick: () => changeStock(p.id, { add: Number(units.value) }) }),
-    el('button', { type: 'button', class: 'secondary small', id: `remove-${p.id}`, text: 'Remove', onclick: () => changeStock(p.id, { remove: Number(units.value) }) }),
+    el('button', { type: 'button', class: 'small', id: `add-${p.id}`, 'data-label': 'add', onclick: () => changeStock(p.id, { add: Number(units.value) }) }),
+    el('button', { type: 'button', class: 'secondary small', id: `remove-${p.id}`, 'data-label': 'remove', onclick: () => changeStock(p.id, { remove: Number(units.value) }) }),
     pause,
-    el('button', { type: 'button', class: 'secondary small', text: 'Sync', onclick: () => act(`/admin/products/${p.id}/sync-stock`, 'Stock synced') }),
-    el('button', { type: 'button', class: 'secondary small', text: 'Details', 'aria-label': `Show chart and lists of product ${p.id}`, onclick: () => select(p.id) }),
-    el('a', { href: `/sale/${p.id}`, target: '_blank', rel: 'noopener', class: 'small' }, 'Sale page'));
-  pause.addEventListener('click', () => act(`/admin/products/${p.id}/${pause.dataset.paused ? 'resume' : 'pause'}`, pause.dataset.paused ? 'Resumed' : 'Paused'));
+    el('button', { type: 'button', class: 'secondary small', 'data-label': 'sync', onclick: () => act(`/admin/products/${p.id}/sync-stock`, () => t('stockSynced')) }),
+    el('button', { type: 'button', class: 'secondary small', 'data-label': 'details', onclick: () => select(p.id) }),
+    el('a', { href: `/sale/${p.id}`, target: '_blank', rel: 'noopener', class: 'small', 'data-label': 'salePage' }));
+  pause.addEventListener('click', () => act(`/admin/products/${p.id}/${pause.dataset.paused ? 'resume' : 'pause'}`, () => t(pause.dataset.paused ? 'resumedDone' : 'pausedDone')));
   const stateBadge = el('span');
   cells.state = stateBadge;
   const tr = el('tr', { 'data-id': String(p.id) },
@@ -187,9 +196,18 @@ function makeRow(p) {
     td('available', 'n'), td('held', 'n'), td('sold', 'n'), td('total', 'n'),
     td('queue', 'n'), td('admitted', 'n'), td('active', 'n'), el('td', {}, actions));
   $('products').tBodies[0].append(tr);
-  const row = { tr, cells, pause };
+  const row = { tr, cells, pause, units, details: actions.querySelector('[data-label=details]'), lang: null };
   rows.set(p.id, row);
   return row;
+}
+
+// The row's fixed labels, in the page's language (again only after a switch).
+function labelRow(row, id) {
+  if (row.lang === language()) return;
+  row.lang = language();
+  for (const b of row.tr.querySelectorAll('[data-label]')) b.textContent = t(b.dataset.label);
+  row.units.setAttribute('aria-label', t('unitsLabel', { id }));
+  row.details.setAttribute('aria-label', t('detailsLabel', { id }));
 }
 
 function renderChart() {
@@ -199,29 +217,30 @@ function renderChart() {
     if (!p) continue;
     points.push({ t: Date.parse(s.at), sold: p.sold, held: p.held + (p.confirming || 0), available: p.available, queue: p.line ? p.line.length : 0 });
   }
-  drawChart($('chart'), points);
+  drawChart($('chart'), points, t('chartWaiting'));
   const last = points[points.length - 1];
   $('chart-summary').textContent = last
-    ? `Now: ${number(last.sold)} sold, ${number(last.held)} held, ${number(last.available)} available, ${number(last.queue)} in line (${points.length} samples).`
+    ? t('chartSummary', { sold: number(last.sold), held: number(last.held), available: number(last.available), queue: number(last.queue), n: number(points.length) })
     : '';
 }
 
 // ---- actions
+// done: the toast's text, made when the call has answered (in the language shown then).
 async function act(path, done, body) {
   try {
     await api.call('POST', path, { body, retry: 2 });
-    toast(done);
+    toast(done());
   } catch (e) { fail(e); }
 }
 async function changeStock(id, change) {
   const n = change.add ?? change.remove;
-  if (!Number.isInteger(n) || n < 1) return toast('Enter a whole number of units (1 or more).');
+  if (!Number.isInteger(n) || n < 1) return toast(t('wholeUnits'));
   try {
     // The key makes a retried change (its answer lost) happen once.
     const r = await api.call('POST', `/admin/products/${id}/stock`, { body: change, headers: { 'Idempotency-Key': randomKey() }, retry: 2 });
-    toast(`Product ${id}: ${number(r.body.totalStock)} units in total, ${number(r.body.available)} available`);
+    toast(t('stockChanged', { id, total: number(r.body.totalStock), available: number(r.body.available) }));
   } catch (e) {
-    if (e.code === 'STOCK_IN_USE') return toast(`Only ${e.body.removable} units are free to remove`);
+    if (e.code === 'STOCK_IN_USE') return toast(t('onlyFree', { n: number(e.body.removable) }));
     fail(e);
   }
 }
@@ -239,18 +258,22 @@ $('create').addEventListener('submit', async (e) => {
   }
   try {
     const r = await api.call('POST', '/admin/products', { body, retry: 0 });
-    toast(`Created product ${r.body.id}`);
+    toast(t('created', { id: r.body.id }));
     select(r.body.id);
   } catch (err) { fail(err); }
 });
 
 // ---- lists (paged)
 const pages = { holds: { cursor: '', next: null }, orders: { cursor: '', next: null } };
+function titleLists() {
+  const p = latest && (latest.products || []).find((x) => x.id === selected);
+  const name = selected === null ? '–' : p ? `${p.name} (#${selected})` : `#${selected}`;
+  $('lists-title').textContent = t('listsTitle', { name });
+}
 function select(id) {
   selected = id;
   for (const [rid, row] of rows) row.tr.classList.toggle('selected', rid === id);
-  const p = latest && (latest.products || []).find((x) => x.id === id);
-  $('selected-name').textContent = p ? `${p.name} (#${id})` : `#${id}`;
+  titleLists();
   pages.holds.cursor = '';
   pages.orders.cursor = '';
   loadLists();
@@ -272,17 +295,17 @@ async function loadLists() {
     $('orders-next').disabled = !o.body.nextCursor;
     $('holds').tBodies[0].replaceChildren(...h.body.items.map((x) => el('tr', {},
       el('td', { text: x.reservationId.slice(0, 14) + '…', title: x.reservationId }), el('td', { text: x.user }),
-      el('td', { class: 'n', text: String(x.quantity) }), el('td', { text: x.state }),
-      el('td', { text: new Date(x.expiresAt).toLocaleTimeString() }))));
+      el('td', { class: 'n', text: String(x.quantity) }), el('td', { text: stateText(x.state) }),
+      el('td', { text: time(Date.parse(x.expiresAt)) }))));
     $('orders').tBodies[0].replaceChildren(...o.body.items.map((x) => el('tr', {},
       el('td', { text: String(x.orderId) }), el('td', { text: x.user }), el('td', { class: 'n', text: String(x.quantity) }),
       el('td', { class: 'n', text: money(x.totalPrice) }),
-      el('td', {}, el('span', { class: `badge ${x.state === 'paid' ? 'ok' : 'warn'}`, text: x.state })),
+      el('td', {}, el('span', { class: `badge ${x.state === 'paid' ? 'ok' : 'warn'}`, text: stateText(x.state) })),
       el('td', {}, x.state === 'paid'
-        ? el('button', { type: 'button', class: 'danger small', id: `refund-${x.orderId}`, text: 'Refund',
+        ? el('button', { type: 'button', class: 'danger small', id: `refund-${x.orderId}`, text: t('refund'),
           onclick: async () => {
-            if (!window.confirm(`Refund order ${x.orderId} of ${x.user}?`)) return;
-            await act(`/admin/orders/${x.orderId}/refund`, `Order ${x.orderId} refunded`);
+            if (!window.confirm(t('refundConfirm', { id: x.orderId, user: x.user }))) return;
+            await act(`/admin/orders/${x.orderId}/refund`, () => t('refunded', { id: x.orderId }));
             loadLists();
           } })
         : ''))));
@@ -297,8 +320,17 @@ window.addEventListener('resize', renderChart);
 
 // ---- start
 $('lang').addEventListener('click', () => setLanguage(language() === 'ko' ? 'en' : 'ko'));
-onLanguage(() => { translate(); $('lang').textContent = t('switchTo'); });
-translate();
-$('lang').textContent = t('switchTo');
+// Static text by its data-i18n key; what the script wrote is written again from the last sample.
+function retranslate() {
+  translate();
+  document.title = t('dashTitle');
+  $('lang').textContent = t('switchTo');
+  if ($('status').textContent) setStatus(live);
+  titleLists();
+  if (latest) onSample(latest);
+  loadLists();
+}
+onLanguage(retranslate);
+retranslate();
 const token = tokenFromFragment() || sessionStorage.getItem(TOKEN);
 if (token) signIn(token); else signOut();

@@ -1,5 +1,7 @@
 // A small time-series chart on a canvas (no library): units sold, held and available on the
 // left axis, the queue length on the right one.
+import { time } from './i18n.js';
+
 const COLORS = { sold: '#146c2e', held: '#8a4b00', available: '#0b57d0', queue: '#7b1fa2' };
 
 const label = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1).replace(/0+$/, ''));
@@ -11,8 +13,9 @@ function niceMax(v) {
   return 10 * p;
 }
 
-// points: [{t (ms), sold, held, available, queue}] oldest first.
-export function drawChart(canvas, points) {
+// points: [{t (ms), sold, held, available, queue}] oldest first; waiting: the text shown until
+// there are two points.
+export function drawChart(canvas, points, waiting = 'Waiting for samples…') {
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 800;
   const cssH = canvas.clientHeight || 260;
@@ -29,7 +32,7 @@ export function drawChart(canvas, points) {
   g.font = '12px system-ui, sans-serif';
   g.fillStyle = '#4a4a4a';
   if (points.length < 2) {
-    g.fillText('Waiting for samples…', pad.l, pad.t + h / 2);
+    g.fillText(waiting, pad.l, pad.t + h / 2);
     return;
   }
   const t0 = points[0].t;
@@ -56,7 +59,7 @@ export function drawChart(canvas, points) {
   }
   g.fillStyle = '#4a4a4a';
   g.textAlign = 'left';
-  const fmt = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const fmt = time;
   g.fillText(fmt(t0), pad.l, cssH - 6);
   g.textAlign = 'right';
   g.fillText(fmt(t1), pad.l + w, cssH - 6);

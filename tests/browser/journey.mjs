@@ -318,6 +318,21 @@ try {
   const adminShot = await screenshot(D, 'admin-dashboard');
   forDocs(adminShot, 'admin-dashboard.png');
 
+  // The dashboard in Korean: every label, badge and button follows the switch; then back.
+  await D.click('#lang');
+  await D.waitForFunction(() => document.getElementById('products-title').textContent === '상품', null, { timeout: 10000 });
+  assert.equal(await D.textContent(`#pause-${pid}`), '일시 중지');
+  assert.equal(await D.textContent('#status'), '실시간');
+  assert.match(await D.textContent('#lists-title'), /의 예약과 주문$/);
+  await D.waitForFunction(() => [...document.querySelectorAll('#orders tbody .badge')].every((b) => b.textContent === '결제 완료'), null, { timeout: 10000 });
+  const english = await D.evaluate(() => [...document.querySelectorAll('#app h2, #app h3, #app th, #app label, #app button, #app a, #app .label, #app .badge, #app .legend span')]
+    .map((e) => e.textContent.trim()).filter((t) => /^[A-Za-z][a-z]+(?: [a-z()]+)*$/.test(t)));
+  assert.deepEqual(english, [], 'no English label left on the Korean dashboard');
+  await screenshot(D, 'admin-dashboard-ko');
+  await D.click('#lang');
+  await D.waitForFunction(() => document.getElementById('products-title').textContent === 'Products', null, { timeout: 10000 });
+  log('dashboard: Korean and back');
+
   // The dashboard's other actions: pause and resume, sync, refund (with its confirmation), and
   // a product created from the form.
   await D.click(`#pause-${pid}`);
