@@ -317,6 +317,8 @@ try {
   await D.click(`tr[data-id="${pid}"] button[aria-label^="Show chart"]`);
   await D.waitForFunction(() => document.querySelectorAll('#orders tbody tr').length === 2, null, { timeout: 20000 });
   await D.waitForTimeout(1200);  // a few more chart samples
+  // The add's notice fades after 4 s; the picture for the docs is taken without it.
+  await D.waitForFunction(() => document.getElementById('toast').hidden, null, { timeout: 10000 });
   const adminShot = await screenshot(D, 'admin-dashboard');
   forDocs(adminShot, 'admin-dashboard.png');
 
