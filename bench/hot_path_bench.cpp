@@ -141,8 +141,9 @@ class InstantService : public purchase::Service {
                                                                          std::string) override {
     co_return purchase::Result<purchase::Reservation>{};
   }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct) override {
-    co_return purchase::Product{};
+  net::awaitable<purchase::Result<purchase::Product>> CreateProduct(
+      purchase::NewProduct) override {
+    co_return purchase::Result<purchase::Product>{};
   }
   net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t) override {
     co_return purchase::Result<purchase::Product>{};

@@ -257,7 +257,7 @@ $('create').addEventListener('submit', async (e) => {
     body.queue = { enabled: true, admitPerSecond: Number(f.admitPerSecond.value), maxActive: Number(f.maxActive.value), powDifficulty: Number(f.powDifficulty.value || 0) };
   }
   try {
-    const r = await api.call('POST', '/admin/products', { body, retry: 0 });
+    const r = await api.call('POST', '/admin/products', { body, headers: { 'Idempotency-Key': randomKey() }, retry: 2 });
     toast(t('created', { id: r.body.id }));
     select(r.body.id);
   } catch (err) { fail(err); }

@@ -734,8 +734,18 @@ struct Api::Handlers {
       p.queue = s;
     }
     p.actor = m.who.user;
+    p.idempotency_key = std::string(req["Idempotency-Key"]);
+    if (!ValidIdempotencyKey(p.idempotency_key)) {
+      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+    }
     auto created = co_await api.purchase_.CreateProduct(std::move(p));
-    co_return Json(201, ProductJson(created));
+    if (created.outcome == Outcome::kIdempotencyConflict) {
+      co_return Error(409, "IDEMPOTENCY_CONFLICT",
+                      "this Idempotency-Key was used for another product or change");
+    }
+    if (created.outcome != Outcome::kOk) co_return FromOutcome(created.outcome);
+    // A repeat answers as the first call did: 201 and the product (as it is now).
+    co_return Json(201, ProductJson(created.value));
   }
 
   static net::awaitable<Response> AdminList(Api& api, Request& req, Match) {

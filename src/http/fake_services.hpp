@@ -85,11 +85,12 @@ class FakePurchase : public purchase::Service {
       co_return purchase::Result<purchase::Reservation>{Outcome::kReservationNotFound, {}};
     co_return purchase::Result<purchase::Reservation>{next, {rid, 7, 1, "held", 1000, 0}};
   }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
+  net::awaitable<purchase::Result<purchase::Product>> CreateProduct(
+      purchase::NewProduct p) override {
     Answer();
-    co_return purchase::Product{9,       p.name,           p.price_cents,  p.stock,
-                                p.stock, p.per_user_limit, p.hold_seconds, p.sale_starts_at_ms,
-                                p.queue};
+    co_return purchase::Result<purchase::Product>{
+        next, {9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit, p.hold_seconds,
+               p.sale_starts_at_ms, p.queue}};
   }
   net::awaitable<purchase::Result<purchase::Product>> GetProduct(std::int64_t id) override {
     Answer();

@@ -266,7 +266,8 @@ std::string Build() {
       params.push_back(QueryParameter(q.substr(0, comma)));
       q = comma == std::string_view::npos ? std::string_view() : q.substr(comma + 1);
     }
-    if (r.path == "/purchase/reserve" || r.path == "/admin/products/{id}/stock") {
+    if (r.path == "/purchase/reserve" || r.path == "/admin/products/{id}/stock" ||
+        (r.path == "/admin/products" && r.method == bhttp::verb::post)) {
       params.push_back({{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
                         {"schema", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._:-]{1,64}$"}}}});
       if (r.path == "/purchase/reserve") {

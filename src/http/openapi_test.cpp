@@ -46,9 +46,10 @@ class FullService : public purchase::Service {
   R<purchase::Reservation> GetReservation(std::string, std::string rid) override {
     co_return purchase::Result<purchase::Reservation>{Outcome::kOk, {rid, 7, 1, "held", 1000, 0}};
   }
-  net::awaitable<purchase::Product> CreateProduct(purchase::NewProduct p) override {
-    co_return purchase::Product{9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit,
-                                p.hold_seconds};
+  R<purchase::Product> CreateProduct(purchase::NewProduct p) override {
+    co_return purchase::Result<purchase::Product>{
+        Outcome::kOk,
+        {9, p.name, p.price_cents, p.stock, p.stock, p.per_user_limit, p.hold_seconds}};
   }
   static purchase::Product Gig(std::int64_t id) {
     purchase::Product p{id, "Gig", 4950, 100, 42, 2, 300};

@@ -509,28 +509,63 @@ net::awaitable<Result<Reservation>> PurchaseService::GetReservation(std::string 
   co_return Result<Reservation>{Outcome::kOk, std::move(r)};
 }
 
-net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
+net::awaitable<Result<Product>> PurchaseService::CreateProduct(NewProduct p) {
   const int hold = p.hold_seconds.value_or(options_.default_hold_seconds);
-  auto id = co_await db_.Run([&](db::Connection& c) {
-    return db::Transaction(c, [&] {
-      auto r = c.Execute(
-          std::string("INSERT INTO products (name, price_cents, total_stock, stock, "
-                      "per_user_limit, hold_seconds, sale_starts_at, queue_json) VALUES "
-                      "(?, ?, ?, ?, ?, ?, ") +
-              kSaleStartsAtFromMs + ", ?)",
-          {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
-           std::int64_t{hold}, StartParam(p.sale_starts_at_ms),
-           p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr)});
-      const auto new_id = static_cast<std::int64_t>(r.insert_id);
-      if (!p.actor.empty()) {
-        WriteAudit(c, p.actor, "product_create", new_id, 0, "",
-                   ProductAuditJson(Product{new_id, p.name, p.price_cents, p.stock, p.stock,
-                                            p.per_user_limit, hold, p.sale_starts_at_ms,
-                                            p.queue}));
+  // The key lives in the audit row, which only a create with an actor writes.
+  const std::string key = p.actor.empty() ? std::string() : p.idempotency_key;
+  const std::string audit = ProductAuditJson(Product{0, p.name, p.price_cents, p.stock, p.stock,
+                                                     p.per_user_limit, hold, p.sale_starts_at_ms,
+                                                     p.queue});
+  struct Made {
+    std::int64_t id = 0;
+    bool repeated = false;  // an earlier create under the key made it
+    bool conflict = false;  // the key names something else
+  };
+  auto made = co_await db_.Run([&](db::Connection& c) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return db::Transaction(c, [&]() -> Made {
+          if (!key.empty()) {
+            auto earlier = c.Execute(
+                "SELECT product_id, action, after_json FROM audit_log "
+                "WHERE admin = ? AND idempotency_key = ?",
+                {p.actor, key});
+            if (!earlier.rows.empty()) {
+              const auto& row = earlier.rows[0];
+              if (row.at(1).value_or("") != "product_create" || row.at(2).value_or("") != audit) {
+                return {0, false, true};
+              }
+              return {std::stoll(row.at(0).value_or("0")), true, false};
+            }
+          }
+          auto r = c.Execute(
+              std::string("INSERT INTO products (name, price_cents, total_stock, stock, "
+                          "per_user_limit, hold_seconds, sale_starts_at, queue_json) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ") +
+                  kSaleStartsAtFromMs + ", ?)",
+              {p.name, p.price_cents, p.stock, p.stock, std::int64_t{p.per_user_limit},
+               std::int64_t{hold}, StartParam(p.sale_starts_at_ms),
+               p.queue ? db::Param(QueueJson(*p.queue)) : db::Param(nullptr)});
+          const auto new_id = static_cast<std::int64_t>(r.insert_id);
+          if (!p.actor.empty()) {
+            WriteAudit(c, p.actor, "product_create", new_id, 0, "", audit, key);
+          }
+          return {new_id};
+        });
+      } catch (const db::QueryError& e) {
+        // The same key at the same moment: the other call's audit row (unique per admin and
+        // key) was committed first and this one rolled back; the next try finds its product.
+        if (key.empty() || e.code != db::kErrDuplicateKey || attempt == 3) throw;
       }
-      return new_id;
-    });
+    }
   });
+  if (made.conflict) co_return Result<Product>{Outcome::kIdempotencyConflict, {}};
+  if (made.repeated) {
+    // The product as it is now; GetProduct also puts it into Redis if the first call died
+    // between its commit and its Redis step.
+    co_return co_await GetProduct(made.id);
+  }
+  const std::int64_t id = made.id;
   const auto prefix = keys::Prefix(id);
   std::exception_ptr failure;
   try {
@@ -553,8 +588,15 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
   } catch (...) {
     failure = std::current_exception();
   }
+  if (failure && !key.empty()) {
+    // Kept: the database is the truth, and the caller retries under its key (a concurrent
+    // retry may already have answered with this product); that retry, like GET /products/{id},
+    // puts it into Redis from the database.
+    std::rethrow_exception(failure);
+  }
   if (failure) {
-    // Keep the two stores together: no product row without its Redis stock.
+    // Without a key nobody can ask for it again: keep the two stores together, no product row
+    // without its Redis stock.
     try {
       co_await db_.Run([id](db::Connection& c) {
         db::Transaction(c, [&] {
@@ -569,8 +611,9 @@ net::awaitable<Product> PurchaseService::CreateProduct(NewProduct p) {
     std::rethrow_exception(failure);
   }
   log::Info("product_created", {{"product", id}, {"stock", p.stock}});
-  co_return Product{id,      p.name, p.price_cents,        p.stock,
-                   p.stock, p.per_user_limit, hold, p.sale_starts_at_ms, p.queue};
+  co_return Result<Product>{Outcome::kOk,
+                            Product{id, p.name, p.price_cents, p.stock, p.stock,
+                                    p.per_user_limit, hold, p.sale_starts_at_ms, p.queue}};
 }
 
 net::awaitable<Result<Product>> PurchaseService::GetProduct(std::int64_t product_id) {

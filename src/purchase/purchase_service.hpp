@@ -55,7 +55,7 @@ class PurchaseService final : public Service {
   net::awaitable<Outcome> Cancel(std::string user, std::string reservation_id) override;
   net::awaitable<Result<Reservation>> GetReservation(std::string user,
                                                      std::string reservation_id) override;
-  net::awaitable<Product> CreateProduct(NewProduct product) override;
+  net::awaitable<Result<Product>> CreateProduct(NewProduct product) override;
   net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) override;
   net::awaitable<Result<Product>> UpdateProduct(std::int64_t product_id,
                                                 ProductChanges changes) override;

@@ -97,6 +97,9 @@ struct NewProduct {
   std::optional<std::int64_t> sale_starts_at_ms;
   std::optional<QueueSettings> queue;
   std::string actor;  // the admin's `sub`, for the audit trail ("": not audited)
+  // With an actor: a create retried under the same key (its answer lost) gets the product the
+  // first made instead of a second one (the key is kept in the audit row).
+  std::string idempotency_key;
 };
 
 // PATCH /admin/products/{id}: only the fields that are set change.
@@ -254,7 +257,9 @@ class Service {
   virtual net::awaitable<Result<Reservation>> GetReservation(std::string user,
                                                              std::string reservation_id) = 0;
 
-  virtual net::awaitable<Product> CreateProduct(NewProduct product) = 0;
+  // -> kOk (a new product, or the one an earlier call under the same actor and key made),
+  // kIdempotencyConflict (the key was used for another product or another change).
+  virtual net::awaitable<Result<Product>> CreateProduct(NewProduct product) = 0;
   // -> kOk, kProductNotFound.
   virtual net::awaitable<Result<Product>> GetProduct(std::int64_t product_id) = 0;
   // Changes the sale start and waiting-room settings (database, then Redis). Enabling a

@@ -296,6 +296,53 @@ TEST_F(Admin, StockChangeRetriedWithItsKeyHappensOnce) {
   stores_.ExpectInvariants(product);
 }
 
+// A create whose answer was lost is retried with its key: one product, the same answer, on any
+// server, however many retries run at once; the key with another product is refused.
+TEST_F(Admin, ProductCreateRetriedWithItsKeyMakesOneProduct) {
+  const std::string body = R"({"name":"Retried gig","price":12,"stock":7,"perUserLimit":2})";
+  const Call create{"POST", "/admin/products", body, Ops(), {{"Idempotency-Key", "create-77"}}};
+  const auto before = Sql("SELECT COUNT(*) FROM products");
+  const std::vector<Call> calls(4, create);
+  auto on_second = std::async(std::launch::async, [&] { return Concurrent(second_->port(), calls); });
+  auto replies = Concurrent(server_->port(), calls);
+  for (auto& r : on_second.get()) replies.push_back(r);
+  std::set<std::int64_t> ids;
+  for (const auto& r : replies) {
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(r.json.at("name").as_string(), "Retried gig");
+    EXPECT_EQ(r.json.at("totalStock").as_int64(), 7);
+    ids.insert(r.json.at("id").as_int64());
+  }
+  ASSERT_EQ(ids.size(), 1u);
+  const auto product = *ids.begin();
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM products"), before + 1);
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM audit_log WHERE action='product_create' AND product_id=" +
+                std::to_string(product)),
+            1);
+  EXPECT_EQ(stores_.Available(product), 7);
+  // Later, after a sale began: the retry still answers with that product, and changes nothing.
+  auto r = Reserve(api_, product, "retry-buyer");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto again = api_.Send(create);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.json.at("id").as_int64(), product);
+  EXPECT_EQ(stores_.Available(product), 6);
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM products"), before + 1);
+  // The key names that product: another body under it is refused, and makes nothing.
+  auto other = api_.Send({"POST", "/admin/products",
+                          R"({"name":"Another gig","price":12,"stock":7,"perUserLimit":2})",
+                          Ops(), {{"Idempotency-Key", "create-77"}}});
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(other.ErrorCode(), "IDEMPOTENCY_CONFLICT");
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM products"), before + 1);
+  EXPECT_EQ(api_.Send({"POST", "/admin/products", body, Ops(), {{"Idempotency-Key", "no spaces"}}})
+                .status,
+            400);
+  // Without a key every create is a new product, as before.
+  EXPECT_NE(CreateProduct(1), CreateProduct(1));
+  stores_.ExpectInvariants(product);
+}
+
 // Buyers reserve and confirm (or cancel) on two servers while an admin adds and removes units
 // and refunds orders: after the rush settles, the books balance.
 TEST_F(Admin, StockChangesAndRefundsRacingASale) {
