@@ -4,6 +4,8 @@
 // of work (accepted, wrong, stale, replayed, persisted and restored), and ADMIN_LISTEN.
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -80,9 +82,11 @@ class Abuse : public ::testing::Test {
   Abuse() : stores_(SharedServices()) {}
 
   static std::int64_t CreateProduct(std::uint16_t port, int stock, int limit,
-                                    json::value queue = nullptr) {
+                                    json::value queue = nullptr,
+                                    const std::string& sale_starts_at = "") {
     json::object body{{"name", "Abuse"}, {"price", 10}, {"stock", stock}, {"perUserLimit", limit}};
     if (!queue.is_null()) body["queue"] = queue;
+    if (!sale_starts_at.empty()) body["saleStartsAt"] = sale_starts_at;
     HttpClient c(port);
     auto r = c.Post("/admin/products", json::serialize(body), Token("ops", true));
     EXPECT_EQ(r.status, 201) << r.body;
@@ -314,6 +318,43 @@ TEST_F(ProofOfWork, AcceptedWrongStaleAndReplayed) {
       Join(c, product, "late", Challenge(stale), abuse::SolvePow(Challenge(stale), kDifficulty));
   EXPECT_EQ(retry.status, 200) << retry.body;
   EXPECT_GE(MetricValue(s.port(), "ticketing_events_total{event=\"pow_refused\"}"), 6);
+}
+
+// A join refused for the line's sake (paused, full) does not use up the buyer's proof: the
+// same proof joins once the line takes newcomers again.
+TEST_F(ProofOfWork, AJoinRefusedForTheLineKeepsTheProof) {
+  ServerProcess s(SharedServices(), {{"QUEUE_MAX_WAITING", "1"}});
+  s.Start();
+  HttpClient c(s.port());
+  // Opens in an hour: the line holds its waiters (nobody is admitted) until then.
+  const std::time_t start = std::time(nullptr) + 3600;
+  char iso[32];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&start));
+  const auto product = CreateProduct(
+      s.port(), 10, 1, json::object{{"enabled", true}, {"powDifficulty", kDifficulty}}, iso);
+  const std::string path = "/admin/products/" + std::to_string(product);
+
+  auto asked = Join(c, product, "patient");
+  ASSERT_EQ(asked.status, 428) << asked.body;
+  const std::string challenge = Challenge(asked);
+  const std::string nonce = abuse::SolvePow(challenge, kDifficulty);
+  ASSERT_EQ(c.Post(path + "/pause", "", Token("ops", true)).status, 200);
+  EXPECT_EQ(Join(c, product, "patient", challenge, nonce).ErrorCode(), "SALE_PAUSED");
+  ASSERT_EQ(c.Post(path + "/resume", "", Token("ops", true)).status, 200);
+  auto joined = Join(c, product, "patient", challenge, nonce);
+  ASSERT_EQ(joined.status, 200) << joined.body;
+
+  // The line (QUEUE_MAX_WAITING 1) is full now: the next buyer's proof survives that too.
+  auto next = Join(c, product, "next");
+  const std::string next_challenge = Challenge(next);
+  const std::string next_nonce = abuse::SolvePow(next_challenge, kDifficulty);
+  EXPECT_EQ(Join(c, product, "next", next_challenge, next_nonce).ErrorCode(), "QUEUE_FULL");
+  stores_.Redis({"ZREM", Stores::Prefix(product) + ":q:line",
+                 std::string(joined.json.at("ticket").as_string())});
+  auto later = Join(c, product, "next", next_challenge, next_nonce);
+  EXPECT_EQ(later.status, 200) << later.body;
+  // Used once it joined: a replay is refused as before.
+  EXPECT_EQ(Join(c, product, "next", next_challenge, next_nonce).ErrorCode(), "POW_REPLAYED");
 }
 
 TEST_F(ProofOfWork, DifficultyIsPersistedAndRestoredAfterRedisLoss) {

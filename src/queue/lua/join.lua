@@ -8,7 +8,8 @@
 -- ARGV[7] proof-of-work challenge id ('' none)  ARGV[8] its expiry ms  ARGV[9] its difficulty
 -- (MAC and hash checked by the server): with info qpow > 0 every join needs a proof at least
 -- that hard, unexpired by Redis time and not used before; it is marked used here
--- (prefix:q:pow:<id> until its expiry), so the join and the mark are one step.
+-- (prefix:q:pow:<id> until its expiry), so the join and the mark are one step. A join refused
+-- for the line's sake (paused, full) leaves the proof unused: the buyer tries again with it.
 -- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'} | {'PAUSED'} (new joiners only)
 --    | {'POW_REQUIRED' | 'POW_STALE' | 'POW_REPLAYED', difficulty, nowMs}
 local prefix = ARGV[1]
@@ -17,15 +18,15 @@ if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
 local now = now_ms()
 local pow = tonumber(info[4]) or 0
+local pow_key, pow_exp = nil, 0
 if pow > 0 then
   if (ARGV[7] or '') == '' or (tonumber(ARGV[9]) or 0) < pow then
     return {'POW_REQUIRED', pow, now}
   end
-  local exp = tonumber(ARGV[8]) or 0
-  if exp <= now then return {'POW_STALE', pow, now} end
-  if not redis.call('SET', prefix .. ':q:pow:' .. ARGV[7], '1', 'NX', 'PXAT', exp) then
-    return {'POW_REPLAYED', pow, now}
-  end
+  pow_exp = tonumber(ARGV[8]) or 0
+  if pow_exp <= now then return {'POW_STALE', pow, now} end
+  pow_key = prefix .. ':q:pow:' .. ARGV[7]
+  if redis.call('EXISTS', pow_key) == 1 then return {'POW_REPLAYED', pow, now} end
 end
 local keep = math.max(now, tonumber(info[3]) or 0) + tonumber(ARGV[6])
 local ukey = prefix .. ':q:u:' .. ARGV[2]
@@ -57,5 +58,7 @@ else
   redis.call('PEXPIREAT', tkey, keep)
   redis.call('SET', ukey, ticket, 'PXAT', keep)
 end
+-- The join happened (a new place or the one the buyer had): the proof is used.
+if pow_key then redis.call('SET', pow_key, '1', 'PXAT', pow_exp) end
 keep_line(prefix, keep)
 return describe(prefix, KEYS[1], ticket, now)
