@@ -297,6 +297,15 @@ bool ValidIdempotencyKey(std::string_view key) {
   return true;
 }
 
+// The request's Idempotency-Key header ("" when absent); a malformed one is a 400.
+std::string IdempotencyKeyHeader(const Request& req) {
+  std::string key(req["Idempotency-Key"]);
+  if (!ValidIdempotencyKey(key)) {
+    Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
+  }
+  return key;
+}
+
 json::object PlaceJson(const queue::Place& p) {
   json::object o{{"ticket", p.ticket},
                  {"state", p.state},
@@ -519,10 +528,7 @@ struct Api::Handlers {
     }
     // A retried reserve (its first answer lost to a timeout) carries the same key and gets
     // the same hold back instead of a second one.
-    std::string idempotency_key(req["Idempotency-Key"]);
-    if (!ValidIdempotencyKey(idempotency_key)) {
-      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
-    }
+    std::string idempotency_key = IdempotencyKeyHeader(req);
     if (idempotency_key.empty() && api.purchase_.KnownSoldOut(product_id, quantity)) {
       return Ready(FromOutcome(Outcome::kSoldOut));
     }
@@ -734,10 +740,7 @@ struct Api::Handlers {
       p.queue = s;
     }
     p.actor = m.who.user;
-    p.idempotency_key = std::string(req["Idempotency-Key"]);
-    if (!ValidIdempotencyKey(p.idempotency_key)) {
-      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
-    }
+    p.idempotency_key = IdempotencyKeyHeader(req);
     auto created = co_await api.purchase_.CreateProduct(std::move(p));
     if (created.outcome == Outcome::kIdempotencyConflict) {
       co_return Error(409, "IDEMPOTENCY_CONFLICT",
@@ -828,10 +831,7 @@ struct Api::Handlers {
     if (add == body.contains("remove")) Invalid("give exactly one of add and remove");
     const auto n = IntField(body, add ? "add" : "remove", 1, 100'000'000);
     // A retried change (its first answer lost to a timeout) with the same key happens once.
-    std::string key(req["Idempotency-Key"]);
-    if (!ValidIdempotencyKey(key)) {
-      Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
-    }
+    std::string key = IdempotencyKeyHeader(req);
     auto r = co_await api.purchase_.ChangeStock(m.who.user, *id, add ? n : -n, std::move(key));
     if (r.outcome == Outcome::kStockInUse) {
       co_return Json(409, {{"error",

@@ -70,16 +70,13 @@ std::optional<Result<StockChange>> EarlierChange(db::Connection& c, const std::s
                                                  const std::string& key,
                                                  std::int64_t product_id, std::int64_t delta) {
   if (key.empty()) return std::nullopt;
-  auto rows = c.Execute(
-      "SELECT product_id, after_json FROM audit_log WHERE admin = ? AND idempotency_key = ? "
-      "LOCK IN SHARE MODE",
-      {actor, key});
-  if (rows.rows.empty()) return std::nullopt;
+  auto earlier = FindKeyedAudit(c, actor, key, true);
+  if (!earlier) return std::nullopt;
   boost::system::error_code ec;
-  auto after = json::parse(rows.rows[0].at(1).value_or(""), ec);
+  auto after = json::parse(earlier->after, ec);
   const json::object* o = ec ? nullptr : after.if_object();
   const json::value* change = o ? o->if_contains("change") : nullptr;
-  if (Int(rows.rows[0].at(0)) != product_id || !change || !change->is_int64() ||
+  if (earlier->product_id != product_id || !change || !change->is_int64() ||
       change->as_int64() != delta) {
     return Result<StockChange>{Outcome::kIdempotencyConflict, {}};
   }
@@ -117,6 +114,17 @@ void WriteAudit(db::Connection& c, const std::string& actor, std::string_view ac
        before.empty() ? db::Param(nullptr) : db::Param(before),
        after.empty() ? db::Param(nullptr) : db::Param(after),
        idempotency_key.empty() ? db::Param(nullptr) : db::Param(idempotency_key)});
+}
+
+std::optional<KeyedAudit> FindKeyedAudit(db::Connection& c, const std::string& actor,
+                                         const std::string& idempotency_key, bool lock) {
+  auto rows = c.Execute(std::string("SELECT product_id, action, after_json FROM audit_log "
+                                    "WHERE admin = ? AND idempotency_key = ?") +
+                            (lock ? " LOCK IN SHARE MODE" : ""),
+                        {actor, idempotency_key});
+  if (rows.rows.empty()) return std::nullopt;
+  const auto& r = rows.rows[0];
+  return KeyedAudit{Int(r.at(0)), r.at(1).value_or(""), r.at(2).value_or("")};
 }
 
 std::string ProductAuditJson(const Product& p) {

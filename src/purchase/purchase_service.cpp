@@ -525,18 +525,12 @@ net::awaitable<Result<Product>> PurchaseService::CreateProduct(NewProduct p) {
     for (int attempt = 1;; ++attempt) {
       try {
         return db::Transaction(c, [&]() -> Made {
-          if (!key.empty()) {
-            auto earlier = c.Execute(
-                "SELECT product_id, action, after_json FROM audit_log "
-                "WHERE admin = ? AND idempotency_key = ?",
-                {p.actor, key});
-            if (!earlier.rows.empty()) {
-              const auto& row = earlier.rows[0];
-              if (row.at(1).value_or("") != "product_create" || row.at(2).value_or("") != audit) {
-                return {0, false, true};
-              }
-              return {std::stoll(row.at(0).value_or("0")), true, false};
+          // A plain read: a concurrent create under the key shows up as a duplicate key below.
+          if (auto earlier = key.empty() ? std::nullopt : FindKeyedAudit(c, p.actor, key, false)) {
+            if (earlier->action != "product_create" || earlier->after != audit) {
+              return {0, false, true};
             }
+            return {earlier->product_id, true, false};
           }
           auto r = c.Execute(
               std::string("INSERT INTO products (name, price_cents, total_stock, stock, "

@@ -109,6 +109,16 @@ std::optional<Product> SelectProductForUpdate(db::Connection& c, std::int64_t pr
 void WriteAudit(db::Connection& c, const std::string& actor, std::string_view action,
                 std::int64_t product_id, std::int64_t order_id, const std::string& before,
                 const std::string& after, const std::string& idempotency_key = "");
+// The audit row an admin's earlier call wrote under `idempotency_key`, if any. `lock`: a
+// locking read (LOCK IN SHARE MODE), which sees a row committed while the caller waited on a
+// row lock; else a plain read of the transaction's snapshot.
+struct KeyedAudit {
+  std::int64_t product_id = 0;
+  std::string action;
+  std::string after;  // JSON text
+};
+std::optional<KeyedAudit> FindKeyedAudit(db::Connection& c, const std::string& actor,
+                                         const std::string& idempotency_key, bool lock);
 // A product's settings and stock as the audit trail records them (JSON text).
 std::string ProductAuditJson(const Product& p);
 // The product's Redis info fields as sync_stock.lua takes them: name, priceCents, limit,
