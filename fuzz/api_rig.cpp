@@ -169,7 +169,13 @@ void ApiRig::Check(const http::Request& req, http::Response& res) {
     const auto presented = req[bhttp::field::authorization];
     const bool admin = presented == "Bearer " + admin_;
     const bool buyer = admin || presented == "Bearer " + buyer_;
-    if (first == "admin" && !admin) Fail("admin route answered 2xx to a non-admin", req, res);
+    // GET /admin itself is the dashboard's page: static HTML, public like /sale/{id}; it asks
+    // for the token in the browser and shows nothing without it.
+    const bool dashboard_page =
+        n == 1 && res[bhttp::field::content_type].starts_with("text/html");
+    if (first == "admin" && !admin && !dashboard_page) {
+      Fail("admin route answered 2xx to a non-admin", req, res);
+    }
     if ((first == "purchase" || (first == "queue" && n == 3)) && !buyer) {
       Fail("buyer route answered 2xx without a valid token", req, res);
     }
