@@ -70,5 +70,41 @@ TEST(ScriptsTest, ASoldOutReserveWritesNoRateLimitKey) {
   EXPECT_EQ(s.Redis({"EXISTS", rl}), "1") << "a reserve that took units is counted";
 }
 
+
+// Issue 8: the reserve keeps the buyer's keys (units counted, live holds) a day past the
+// buyer's latest hold with one PEXPIREAT each for a new buyer, instead of reading each expiry
+// first. A shorter hold later never cuts that day short, and a count kept without an expiry
+// gets one. (The live-holds set used to be pushed a further day out by every reserve.)
+TEST(ScriptsTest, ABuyersKeysLiveADayPastTheirLatestHold) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9200003;
+  const auto prefix = keys::Prefix(product);
+  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "9"});
+  s.Redis({"SET", keys::Available(prefix), "9"});
+  const auto counted = keys::User(prefix, "keeper");
+  const auto live = prefix + ":uh:keeper";
+  s.Redis({"SET", counted, "1"});  // counted without an expiry, as a rebuild may leave it
+  auto reserve = [&](const std::string& rid, const std::string& hold_seconds) {
+    return Eval(s, Scripts::Get().reserve,
+                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix), counted,
+                 keys::Hold(prefix, rid)},
+                {"keeper", "1", rid, hold_seconds, prefix, "", ""});
+  };
+  const auto expires_at = [&](const std::string& key) {
+    return std::stoll(s.Redis({"PEXPIRETIME", key}));
+  };
+  const long long day = 86400000;
+  const std::string first = std::to_string(product) + "-long";
+  ASSERT_NE(reserve(first, "600").find("OK"), std::string::npos);
+  const long long end = std::stoll(s.Redis({"HGET", keys::Hold(prefix, first), "exp"}));
+  EXPECT_EQ(expires_at(counted), end + day);
+  EXPECT_EQ(expires_at(live), end + day);
+  ASSERT_NE(reserve(std::to_string(product) + "-short", "60").find("OK"), std::string::npos);
+  EXPECT_EQ(expires_at(counted), end + day) << "a shorter hold cut the buyer's count short";
+  EXPECT_EQ(expires_at(live), end + day) << "the live holds' day moved";
+  EXPECT_EQ(s.Redis({"GET", counted}), "3");
+  EXPECT_EQ(s.Redis({"SCARD", live}), "2");
+}
+
 }  // namespace
 }  // namespace ticketing::purchase

@@ -13,6 +13,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Keeps `key` (which exists) until `at` (ms since the epoch, as text) at least: a key without
+-- an expiry gets this one, a later expiry stays. One call for a key just made (NX sets it).
+local function keep_until(key, at)
+  if redis.call('PEXPIREAT', key, at, 'NX') == 0 then redis.call('PEXPIREAT', key, at, 'GT') end
+end
+
 -- A hold made with a waiting-room admission keeps its buyer in the line's active set until
 -- the hold ends (h[adm] = '1'); the buyer leaves it here.
 local function leave_active(prefix, hkey, user)

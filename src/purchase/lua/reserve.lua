@@ -58,21 +58,26 @@ if used + qty > limit then return {'LIMIT_REACHED', used, limit} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'DUPLICATE'} end
 local hold = tonumber(info[2]) or tonumber(ARGV[4])
 local exp = now + hold * 1000
-redis.call('DECRBY', KEYS[2], qty)
-redis.call('INCRBY', ARGV[5] .. ':held', qty)
-redis.call('INCRBY', KEYS[4], qty)
-redis.call('PEXPIREAT', KEYS[4], math.max(exp + RETAIN_MS, redis.call('PEXPIRETIME', KEYS[4])))
-redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', qty, 'state', 'held', 'exp', exp,
-           'created', now)
-redis.call('ZADD', KEYS[3], exp, ARGV[3])
+-- Redis turns every number handed to redis.call into text (snprintf, the largest single cost
+-- of this script), so each is converted once: the quantity as the server sent it (decimal),
+-- the expiry, now, and the day the buyer's keys are kept to.
+local q = ARGV[2]
+local exps, nows, keep = tostring(exp), tostring(now), tostring(exp + RETAIN_MS)
+redis.call('DECRBY', KEYS[2], q)
+redis.call('INCRBY', ARGV[5] .. ':held', q)
+redis.call('INCRBY', KEYS[4], q)
+keep_until(KEYS[4], keep)
+redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', q, 'state', 'held', 'exp', exps,
+           'created', nows)
+redis.call('ZADD', KEYS[3], exps, ARGV[3])
 local uhkey = ARGV[5] .. ':uh:' .. ARGV[1]
 redis.call('SADD', uhkey, ARGV[3])
-redis.call('PEXPIREAT', uhkey, math.max(exp, tonumber(redis.call('PEXPIRETIME', uhkey))) + RETAIN_MS)
+keep_until(uhkey, keep)
 if ikey then redis.call('SET', ikey, ARGV[3], 'PX', hold * 1000 + FINISHED_MS) end
 if tkey then
   -- The buyer stays active (counted against maxActive) until the hold ends.
-  redis.call('HSET', tkey, 'state', 'used', 'usedAt', now, 'rid', ARGV[3])
+  redis.call('HSET', tkey, 'state', 'used', 'usedAt', nows, 'rid', ARGV[3])
   redis.call('HSET', KEYS[5], 'adm', '1')
-  redis.call('ZADD', ARGV[5] .. ':q:active', exp, ARGV[1])
+  redis.call('ZADD', ARGV[5] .. ':q:active', exps, ARGV[1])
 end
 return {'OK', exp, avail - qty, now}
