@@ -41,7 +41,7 @@ struct Config {
 
   std::string redis_host = "127.0.0.1";  // REDIS_HOST
   std::uint16_t redis_port = 6379;       // REDIS_PORT
-  int redis_timeout_ms = 2000;           // REDIS_TIMEOUT_MS
+  int redis_timeout_ms = 5000;           // REDIS_TIMEOUT_MS
   int redis_max_in_flight = 256;         // REDIS_MAX_IN_FLIGHT
   int redis_queue_timeout_ms = 10000;    // REDIS_QUEUE_TIMEOUT_MS (wait to be written)
   // REDIS_CLUSTER_NODES=host:port,...: cluster mode, these seed the slot map (REDIS_HOST and

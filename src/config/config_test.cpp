@@ -193,6 +193,7 @@ TEST(Config, RedisClusterAndWaitSettings) {
   // WAIT must give up before the command itself times out.
   auto w = Minimal();
   w["REDIS_WAIT_REPLICAS"] = "1";
+  w["REDIS_TIMEOUT_MS"] = "2000";
   w["REDIS_WAIT_TIMEOUT_MS"] = "2000";
   EXPECT_THROW(Load(FromMap(w)), ConfigError);
 }
