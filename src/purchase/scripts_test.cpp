@@ -106,5 +106,59 @@ TEST(ScriptsTest, ABuyersKeysLiveADayPastTheirLatestHold) {
   EXPECT_EQ(s.Redis({"SCARD", live}), "2");
 }
 
+
+// Issue 8: the admin figures (GET /admin/products/{id} and the dashboard feed, which every
+// server samples every few seconds even unwatched) used to walk every live hold: at 300,000
+// holds one call held Redis for seconds (BUSY), stalling every sale on it. They now read the
+// held counter and the short list of confirming holds, whatever the number of live holds.
+TEST(ScriptsTest, AdminFiguresReadTheCountersNotEveryLiveHold) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9200004;
+  const auto prefix = keys::Prefix(product);
+  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "2000"});
+  s.Redis({"SET", keys::Available(prefix), "2000"});
+  const int holds = 1000;
+  for (int i = 0; i < holds; ++i) {
+    const std::string user = "fig" + std::to_string(i);
+    const std::string rid = std::to_string(product) + "-" + user;
+    const auto out = Eval(s, Scripts::Get().reserve,
+                          {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+                           keys::User(prefix, user), keys::Hold(prefix, rid)},
+                          {user, "1", rid, "300", prefix, "", ""});
+    ASSERT_EQ(out.substr(0, 2), "OK") << out;
+  }
+  const auto figures = [&] {
+    return Eval(s, Scripts::Get().admin_figures,
+                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix)}, {prefix});
+  };
+  // One hold starts its confirm.
+  const std::string rid = std::to_string(product) + "-fig7";
+  const auto hkey = keys::Hold(prefix, rid);
+  ASSERT_EQ(Eval(s, Scripts::Get().confirm_begin, {hkey}, {prefix, rid, "fig7", "30000", "lid-1"})
+                .substr(0, 2),
+            "OK");
+  s.Redis({"CONFIG", "RESETSTAT"});
+  EXPECT_EQ(figures(), "1 1000 999 1 0 0 0");  // in Redis, available, held, confirming, ...
+  const auto info = s.Redis({"INFO", "stats"});
+  const auto count = [&](const std::string& name) {
+    const auto at = info.find(name + ":");
+    return at == std::string::npos ? -1 : std::stoll(info.substr(at + name.size() + 1));
+  };
+  const long long lookups = count("keyspace_hits") + count("keyspace_misses");
+  EXPECT_GE(lookups, 1);
+  EXPECT_LT(lookups, 20) << "the figures read " << lookups << " keys for " << holds << " holds";
+  // The confirm fails and the hold is held again: off the confirming list.
+  ASSERT_EQ(Eval(s, Scripts::Get().confirm_abort, {hkey}, {prefix, rid, "restore", "lid-1"}), "OK");
+  EXPECT_EQ(figures(), "1 1000 1000 0 0 0 0");
+  EXPECT_EQ(s.Redis({"EXISTS", prefix + ":confirming"}), "0");
+  // A confirm that commits leaves the list too.
+  ASSERT_EQ(Eval(s, Scripts::Get().confirm_begin, {hkey}, {prefix, rid, "fig7", "30000", "lid-2"})
+                .substr(0, 2),
+            "OK");
+  ASSERT_EQ(Eval(s, Scripts::Get().confirm_finish, {hkey}, {prefix, rid, "77", "100"}), "OK");
+  EXPECT_EQ(figures(), "1 1000 999 0 0 0 0");
+  EXPECT_EQ(s.Redis({"EXISTS", prefix + ":confirming"}), "0");
+}
+
 }  // namespace
 }  // namespace ticketing::purchase

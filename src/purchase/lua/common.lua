@@ -26,8 +26,11 @@ local function leave_active(prefix, hkey, user)
 end
 
 -- prefix:uh:<user> lists the buyer's live holds (GET /purchase/reservations?productId=).
+-- prefix:confirming lists the holds in state 'confirming' (few: the confirms in flight), so the
+-- admin figures count their units without walking every live hold.
 local function end_hold(prefix, rid, hkey, user)
   leave_active(prefix, hkey, user)
+  redis.call('SREM', prefix .. ':confirming', rid)
   redis.call('SREM', prefix .. ':uh:' .. user, rid)
   redis.call('ZREM', prefix .. ':exp', rid)
   redis.call('PEXPIRE', hkey, FINISHED_MS)
@@ -62,6 +65,7 @@ local function restore_held(prefix, rid, hkey)
   local h = redis.call('HMGET', hkey, 'exp', 'qty')
   redis.call('HSET', hkey, 'state', 'held')
   redis.call('HDEL', hkey, 'lease', 'lid')
+  redis.call('SREM', prefix .. ':confirming', rid)
   redis.call('INCRBY', prefix .. ':held', tonumber(h[2]))
   redis.call('ZADD', prefix .. ':exp', tonumber(h[1]), rid)
 end

@@ -18,6 +18,7 @@ if state == 'held' then
   local lease = now + tonumber(ARGV[4])
   redis.call('HSET', KEYS[1], 'state', 'confirming', 'lease', lease, 'lid', ARGV[5])
   redis.call('DECRBY', ARGV[1] .. ':held', tonumber(h[3]))
+  redis.call('SADD', ARGV[1] .. ':confirming', ARGV[2])
   redis.call('ZADD', ARGV[1] .. ':exp', lease, ARGV[2])
   return {'OK', tonumber(h[3]), tonumber(h[4]), lease}
 end

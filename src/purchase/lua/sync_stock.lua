@@ -2,7 +2,8 @@
 -- the info hash from the product row; live holds (held or confirming) whose order is committed
 -- (listed in ARGV[15..] as rid, orderId, totalCents) marked confirmed without returning their
 -- units (Redis came back from before their confirm); available := database stock - units of
--- the remaining live holds; prefix:held recounted (units of holds in state 'held'). Runs while
+-- the remaining live holds; prefix:held recounted (units of holds in state 'held') and
+-- prefix:confirming relisted (holds in state 'confirming'). Runs while
 -- the caller holds the product row lock in the database, so no confirm can commit meanwhile.
 -- KEYS[1] prefix:avail  KEYS[2] prefix:exp  KEYS[3] prefix:info
 -- ARGV[1] prefix  ARGV[2] database stock
@@ -26,6 +27,7 @@ for i = 15, #ARGV - 2, 3 do committed[ARGV[i]] = {ARGV[i + 1], ARGV[i + 2]} end
 local live = 0
 local held = 0
 local confirmed = 0
+redis.call('DEL', prefix .. ':confirming')
 for _, rid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local hkey = prefix .. ':h:' .. rid
   local h = redis.call('HMGET', hkey, 'state', 'qty')
@@ -37,7 +39,11 @@ for _, rid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
       confirmed = confirmed + 1
     else
       live = live + tonumber(h[2])
-      if h[1] == 'held' then held = held + tonumber(h[2]) end
+      if h[1] == 'held' then
+        held = held + tonumber(h[2])
+      else
+        redis.call('SADD', prefix .. ':confirming', rid)
+      end
     end
   end
 end
