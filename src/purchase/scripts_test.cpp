@@ -22,6 +22,28 @@ std::string Eval(Stores& s, const redis::Script& script, const std::vector<std::
   return s.Redis(cmd);
 }
 
+// A product in Redis alone (no database row): its info hash (4 units per buyer) and its free
+// units.
+void PutProduct(Stores& s, const std::string& prefix, int total, int available) {
+  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total",
+           std::to_string(total)});
+  s.Redis({"SET", keys::Available(prefix), std::to_string(available)});
+}
+
+// reserve.lua: `user` holds 1 unit as `rid` for `hold_seconds`, no admission or idempotency key;
+// `limits` (keys, then the argument count and arguments) are appended as the server does.
+std::string Reserve(Stores& s, const std::string& prefix, const std::string& user,
+                    const std::string& rid, const std::string& hold_seconds = "300",
+                    const std::vector<std::string>& limit_keys = {},
+                    const std::vector<std::string>& limit_args = {}) {
+  std::vector<std::string> k{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+                             keys::User(prefix, user), keys::Hold(prefix, rid)};
+  std::vector<std::string> a{user, "1", rid, hold_seconds, prefix, "", ""};
+  k.insert(k.end(), limit_keys.begin(), limit_keys.end());
+  a.insert(a.end(), limit_args.begin(), limit_args.end());
+  return Eval(s, Scripts::Get().reserve, k, a);
+}
+
 // Issue 7, defect 5: a confirm commits, then a stock sync runs (available := database stock -
 // live holds, already without this order's units), then the confirm's finish finds its hold
 // not confirming (Redis came back from before the confirm: here 'expired'). The finish used to
@@ -50,14 +72,10 @@ TEST(ScriptsTest, ASoldOutReserveWritesNoRateLimitKey) {
   Stores s(SharedServices());
   const std::int64_t product = 9200002;
   const auto prefix = keys::Prefix(product);
-  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "1"});
-  s.Redis({"SET", keys::Available(prefix), "0"});
+  PutProduct(s, prefix, 1, 0);
   const std::string rl = prefix + ":rl:b:stampede";
   auto reserve = [&](const std::string& rid) {
-    return Eval(s, Scripts::Get().reserve,
-                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
-                 keys::User(prefix, "stampede"), keys::Hold(prefix, rid), rl},
-                {"stampede", "1", rid, "300", prefix, "", "", "1", "200000", "1800000"});
+    return Reserve(s, prefix, "stampede", rid, "300", {rl}, {"1", "200000", "1800000"});
   };
   for (int i = 0; i < 20; ++i) {
     const auto out = reserve(std::to_string(product) + "-so" + std::to_string(i));
@@ -70,7 +88,6 @@ TEST(ScriptsTest, ASoldOutReserveWritesNoRateLimitKey) {
   EXPECT_EQ(s.Redis({"EXISTS", rl}), "1") << "a reserve that took units is counted";
 }
 
-
 // Issue 8: the reserve keeps the buyer's keys (units counted, live holds) a day past the
 // buyer's latest hold with one PEXPIREAT each for a new buyer, instead of reading each expiry
 // first. A shorter hold later never cuts that day short, and a count kept without an expiry
@@ -79,16 +96,12 @@ TEST(ScriptsTest, ABuyersKeysLiveADayPastTheirLatestHold) {
   Stores s(SharedServices());
   const std::int64_t product = 9200003;
   const auto prefix = keys::Prefix(product);
-  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "9"});
-  s.Redis({"SET", keys::Available(prefix), "9"});
+  PutProduct(s, prefix, 9, 9);
   const auto counted = keys::User(prefix, "keeper");
   const auto live = prefix + ":uh:keeper";
   s.Redis({"SET", counted, "1"});  // counted without an expiry, as a rebuild may leave it
   auto reserve = [&](const std::string& rid, const std::string& hold_seconds) {
-    return Eval(s, Scripts::Get().reserve,
-                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix), counted,
-                 keys::Hold(prefix, rid)},
-                {"keeper", "1", rid, hold_seconds, prefix, "", ""});
+    return Reserve(s, prefix, "keeper", rid, hold_seconds);
   };
   const auto expires_at = [&](const std::string& key) {
     return std::stoll(s.Redis({"PEXPIRETIME", key}));
@@ -115,16 +128,11 @@ TEST(ScriptsTest, AdminFiguresReadTheCountersNotEveryLiveHold) {
   Stores s(SharedServices());
   const std::int64_t product = 9200004;
   const auto prefix = keys::Prefix(product);
-  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "4", "total", "2000"});
-  s.Redis({"SET", keys::Available(prefix), "2000"});
+  PutProduct(s, prefix, 2000, 2000);
   const int holds = 1000;
   for (int i = 0; i < holds; ++i) {
     const std::string user = "fig" + std::to_string(i);
-    const std::string rid = std::to_string(product) + "-" + user;
-    const auto out = Eval(s, Scripts::Get().reserve,
-                          {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
-                           keys::User(prefix, user), keys::Hold(prefix, rid)},
-                          {user, "1", rid, "300", prefix, "", ""});
+    const auto out = Reserve(s, prefix, user, std::to_string(product) + "-" + user);
     ASSERT_EQ(out.substr(0, 2), "OK") << out;
   }
   const auto figures = [&] {
