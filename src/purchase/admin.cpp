@@ -217,8 +217,7 @@ net::awaitable<Result<ProductFigures>> PurchaseService::GetProductFigures(
   for (int attempt = 0; attempt < 2; ++attempt) {
     live = co_await redis_.Eval(
         Scripts::Get().admin_figures,
-        redis::List(keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix)),
-        redis::List(prefix));
+        redis::List(keys::Info(prefix), keys::Available(prefix)), redis::List(prefix));
     if (live.IsError() || live.elements.size() != 7) {
       throw std::runtime_error("admin_figures: " + live.str);
     }

@@ -137,7 +137,7 @@ TEST(ScriptsTest, AdminFiguresReadTheCountersNotEveryLiveHold) {
   }
   const auto figures = [&] {
     return Eval(s, Scripts::Get().admin_figures,
-                {keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix)}, {prefix});
+                {keys::Info(prefix), keys::Available(prefix)}, {prefix});
   };
   // One hold starts its confirm.
   const std::string rid = std::to_string(product) + "-fig7";

@@ -2,7 +2,7 @@
 -- seconds by every server, so O(1) in the live holds: a walk over 300,000 holds held Redis
 -- for seconds): free units, units in held holds (the prefix:held counter), units in confirming
 -- holds (prefix:confirming, the confirms in flight), holds ended so far, the pause flag.
--- KEYS[1] prefix:info  KEYS[2] prefix:avail  KEYS[3] prefix:exp   ARGV[1] prefix
+-- KEYS[1] prefix:info  KEYS[2] prefix:avail   ARGV[1] prefix
 -- -> {inRedis 0/1, available, heldUnits, confirmingUnits, expired, cancelled, paused 0/1}
 local prefix = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, 0, 0, 0, 0} end

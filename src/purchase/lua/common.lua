@@ -13,10 +13,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Keeps `key` (which exists) until `at` (ms since the epoch, as text) at least: a key without
--- an expiry gets this one, a later expiry stays. One call for a key just made (NX sets it).
-local function keep_until(key, at)
-  if redis.call('PEXPIREAT', key, at, 'NX') == 0 then redis.call('PEXPIREAT', key, at, 'GT') end
+-- Keeps `key` until `at` at least (ms since the epoch, a number or its text: text spares
+-- Redis converting it): a key without an expiry gets this one, a later expiry stays, a missing
+-- key stays missing. `fresh`: the caller has just made the key, so it likely has no expiry yet
+-- and one PEXPIREAT NX sets it; otherwise the expiry is read first, one call when it already
+-- lasts long enough (a line's keys between joins before the sale starts).
+local function keep_until(key, at, fresh)
+  if fresh then
+    if redis.call('PEXPIREAT', key, at, 'NX') == 0 then redis.call('PEXPIREAT', key, at, 'GT') end
+    return
+  end
+  local cur = redis.call('PEXPIRETIME', key)
+  if cur == -1 or (cur >= 0 and cur < tonumber(at)) then redis.call('PEXPIREAT', key, at) end
 end
 
 -- A hold made with a waiting-room admission keeps its buyer in the line's active set until
@@ -26,23 +34,26 @@ local function leave_active(prefix, hkey, user)
 end
 
 -- prefix:uh:<user> lists the buyer's live holds (GET /purchase/reservations?productId=).
--- prefix:confirming lists the holds in state 'confirming' (few: the confirms in flight), so the
--- admin figures count their units without walking every live hold.
 local function end_hold(prefix, rid, hkey, user)
   leave_active(prefix, hkey, user)
-  redis.call('SREM', prefix .. ':confirming', rid)
   redis.call('SREM', prefix .. ':uh:' .. user, rid)
   redis.call('ZREM', prefix .. ':exp', rid)
   redis.call('PEXPIRE', hkey, FINISHED_MS)
 end
 
 -- Returns a live hold's units to the product and ends the hold in `state`. prefix:held counts
--- the units of holds in state 'held' (units that may come back), so it drops here for those.
+-- the units of holds in state 'held' (units that may come back), so it drops here for those;
+-- prefix:confirming lists the holds in state 'confirming' (few: the confirms in flight), so
+-- the admin figures count both without walking every live hold.
 local function release(prefix, rid, hkey, state)
   local h = redis.call('HMGET', hkey, 'user', 'qty', 'state')
   local qty = tonumber(h[2])
   redis.call('INCRBY', prefix .. ':avail', qty)
-  if h[3] == 'held' then redis.call('DECRBY', prefix .. ':held', qty) end
+  if h[3] == 'held' then
+    redis.call('DECRBY', prefix .. ':held', qty)
+  elseif h[3] == 'confirming' then
+    redis.call('SREM', prefix .. ':confirming', rid)
+  end
   local ukey = prefix .. ':u:' .. h[1]
   if tonumber(redis.call('DECRBY', ukey, qty)) <= 0 then redis.call('DEL', ukey) end
   redis.call('HSET', hkey, 'state', state, 'ended', now_ms())
@@ -57,6 +68,7 @@ end
 local function mark_confirmed(prefix, rid, hkey, order, total)
   redis.call('HSET', hkey, 'state', 'confirmed', 'order', order, 'total', total, 'ended', now_ms())
   redis.call('HDEL', hkey, 'lid')
+  redis.call('SREM', prefix .. ':confirming', rid)
   end_hold(prefix, rid, hkey, redis.call('HGET', hkey, 'user'))
 end
 

@@ -22,5 +22,6 @@ local ukey = ARGV[1] .. ':u:' .. h[4]
 if tonumber(redis.call('DECRBY', ukey, tonumber(h[3]))) <= 0 then redis.call('DEL', ukey) end
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'ended', now_ms(), 'void', 1)
 redis.call('HDEL', KEYS[1], 'lid')
+redis.call('SREM', ARGV[1] .. ':confirming', ARGV[2])
 end_hold(ARGV[1], ARGV[2], KEYS[1], h[4])
 return 'OK'

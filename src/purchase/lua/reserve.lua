@@ -65,14 +65,15 @@ local q = ARGV[2]
 local exps, nows, keep = tostring(exp), tostring(now), tostring(exp + RETAIN_MS)
 redis.call('DECRBY', KEYS[2], q)
 redis.call('INCRBY', ARGV[5] .. ':held', q)
-redis.call('INCRBY', KEYS[4], q)
-keep_until(KEYS[4], keep)
+-- A first hold of this buyer makes their keys: their expiry is set in one call each.
+local fresh = redis.call('INCRBY', KEYS[4], q) == qty
+keep_until(KEYS[4], keep, fresh)
 redis.call('HSET', KEYS[5], 'user', ARGV[1], 'qty', q, 'state', 'held', 'exp', exps,
            'created', nows)
 redis.call('ZADD', KEYS[3], exps, ARGV[3])
 local uhkey = ARGV[5] .. ':uh:' .. ARGV[1]
 redis.call('SADD', uhkey, ARGV[3])
-keep_until(uhkey, keep)
+keep_until(uhkey, keep, fresh)
 if ikey then redis.call('SET', ikey, ARGV[3], 'PX', hold * 1000 + FINISHED_MS) end
 if tkey then
   -- The buyer stays active (counted against maxActive) until the hold ends.

@@ -14,17 +14,11 @@
 -- after its last join, admission or drop.
 local FIFO_BASE = 4503599627370496 -- 2^52: pre-queue orders are below, arrivals after start above
 
--- Makes `key` expire at `at_ms`, unless it already expires later (or does not exist).
-local function expire_not_before(key, at_ms)
-  local cur = redis.call('PEXPIRETIME', key)
-  if cur == -1 or (cur >= 0 and cur < at_ms) then redis.call('PEXPIREAT', key, at_ms) end
-end
-
 local LINE_KEYS = {':q:line', ':q:seen', ':q:active', ':q:rate', ':q:seq', ':q:stats'}
 
 -- Keeps the line's keys until `at_ms` at least.
 local function keep_line(prefix, at_ms)
-  for _, k in ipairs(LINE_KEYS) do expire_not_before(prefix .. k, at_ms) end
+  for _, k in ipairs(LINE_KEYS) do keep_until(prefix .. k, at_ms) end
 end
 
 -- Units that could still be sold: available plus units in holds that may come back.

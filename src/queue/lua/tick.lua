@@ -61,8 +61,8 @@ if soldout == 0 then
       redis.call('ZREM', prefix .. ':q:seen', ticket)
       if user then
         redis.call('HSET', tkey, 'state', 'admitted', 'adm', now + ttl, 'admAt', now)
-        expire_not_before(tkey, now + ttl + RETAIN_MS)
-        expire_not_before(prefix .. ':q:u:' .. user, now + ttl + RETAIN_MS)
+        keep_until(tkey, now + ttl + RETAIN_MS)
+        keep_until(prefix .. ':q:u:' .. user, now + ttl + RETAIN_MS)
         redis.call('ZADD', active_key, now + ttl, user)
         admitted = admitted + 1
       end
