@@ -9,37 +9,75 @@
 #include "purchase/keys.hpp"
 #include "purchase/scripts.hpp"
 
+#include <unordered_set>
+
 namespace ticketing::purchase {
 namespace {
 
 constexpr std::size_t kOrderLookupBatch = 500;  // reservation ids per IN (...) query
+constexpr std::size_t kMarkBatch = 500;          // orders per confirm_committed.lua call
 constexpr std::chrono::minutes kGuardTtl{10};     // bounds a guard left by a dead server
+// A hold lives at most this long past its reserve (holdSeconds and HOLD_TTL_SECONDS are at most
+// a day), and an hour more allows for Redis' clock against the database's.
+constexpr std::int64_t kOrderWindowMs = (86'400 + 3'600) * std::int64_t{1000};
 
-// Appends (rid, orderId, totalCents) for every id in `rids` that has an order.
-void AppendCommitted(db::Connection& c, const std::vector<redis::Value>& rids,
+// A locking read sees the latest committed orders. A plain one would read the transaction's
+// snapshot, which a consistent read before the product row lock (RebuildProduct's existence
+// check) fixes earlier: orders committed while this waited for the lock would be missing, their
+// holds counted live, and their units subtracted twice (once in the stock read under the lock,
+// once as live holds). Seen in cluster_test mid-sale: 5 units short.
+constexpr std::string_view kOrderColumns = "SELECT reservation_id, id, total_price_cents FROM orders";
+constexpr std::string_view kLatest = " LOCK IN SHARE MODE";
+
+void AppendRows(const db::Result& r, std::unordered_set<std::string>& seen,
+                std::vector<std::string>& out) {
+  for (const auto& row : r.rows) {
+    auto rid = row.at(0).value_or("");
+    if (!seen.insert(rid).second) continue;
+    out.push_back(std::move(rid));
+    out.push_back(row.at(1).value_or("0"));
+    out.push_back(row.at(2).value_or("0"));
+  }
+}
+
+// Appends (rid, orderId, totalCents) for every committed order that may belong to a hold Redis
+// still counts live, without reading every live hold (a sale may have hundreds of thousands):
+// - the confirming holds' orders (the confirms in flight, listed in prefix:confirming);
+// - any order made since the oldest live hold's reserve (a hold's order comes after it), for a
+//   hold that is held again because Redis came back from before its confirm. Its expiry is the
+//   lowest score in prefix:exp, and no hold lives longer than kOrderWindowMs before it.
+// So the count grows with the units the product sold lately, not with the crowd; none at all
+// when no hold is live.
+void AppendCommitted(db::Connection& c, redis::BlockingConnection& redis,
+                     const std::string& prefix, std::int64_t product_id,
                      std::vector<std::string>& out) {
+  auto oldest = redis.Command({"ZRANGE", keys::Expiry(prefix), "0", "0", "WITHSCORES"});
+  if (oldest.IsError()) throw std::runtime_error("ZRANGE: " + oldest.str);
+  if (oldest.elements.size() < 2) return;
+  std::unordered_set<std::string> seen;
+  auto confirming = redis.Command({"SMEMBERS", prefix + ":confirming"});
+  if (confirming.IsError()) throw std::runtime_error("SMEMBERS: " + confirming.str);
+  const auto& rids = confirming.elements;
   for (std::size_t at = 0; at < rids.size(); at += kOrderLookupBatch) {
     const std::size_t n = std::min(kOrderLookupBatch, rids.size() - at);
-    std::string sql =
-        "SELECT reservation_id, id, total_price_cents FROM orders WHERE reservation_id IN (";
+    std::string sql = std::string(kOrderColumns) + " WHERE reservation_id IN (";
     std::vector<db::Param> params;
     params.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       sql += i ? ", ?" : "?";
       params.emplace_back(rids[at + i].str);
     }
-    // A locking read sees the latest committed orders. A plain one would read the transaction's
-    // snapshot, which a consistent read before the product row lock (RebuildProduct's
-    // existence check) fixes earlier: orders committed while this waited for the lock would be
-    // missing, their holds counted live, and their units subtracted twice (once in the stock
-    // read under the lock, once as live holds). Seen in cluster_test mid-sale: 5 units short.
-    sql += ") LOCK IN SHARE MODE";
-    for (const auto& row : c.Execute(sql, params).rows) {
-      out.push_back(row.at(0).value_or(""));
-      out.push_back(row.at(1).value_or("0"));
-      out.push_back(row.at(2).value_or("0"));
-    }
+    sql += ")";
+    sql += kLatest;
+    AppendRows(c.Execute(sql, params), seen, out);
   }
+  const auto since_ms = std::max<std::int64_t>(
+      0, static_cast<std::int64_t>(std::stod(oldest.elements[1].str)) - kOrderWindowMs);
+  AppendRows(c.Execute(std::string(kOrderColumns) +
+                           " WHERE product_id = ? AND created_at >= FROM_UNIXTIME(?)" +
+                           std::string(kLatest),
+                       {product_id, since_ms / 1000}),
+             seen, out);
 }
 
 // `run_id` from an INFO server reply ("" if absent).
@@ -79,16 +117,14 @@ namespace {
 struct LockedHolds {
   Product product;
   std::string prefix;
-  std::vector<std::string> committed;  // (rid, orderId, totalCents) of live holds with an order
+  std::vector<std::string> committed;  // (rid, orderId, totalCents) that may be of live holds
 };
 std::optional<LockedHolds> LockAndReadHolds(db::Connection& c, redis::BlockingConnection& redis,
                                             std::int64_t product_id) {
   auto product = SelectProductForUpdate(c, product_id);
   if (!product) return std::nullopt;
   LockedHolds out{*product, keys::Prefix(product_id), {}};
-  auto live = redis.Eval(Scripts::Get().live_holds, {keys::Expiry(out.prefix)}, {out.prefix});
-  if (live.IsError()) throw std::runtime_error("live_holds: " + live.str);
-  AppendCommitted(c, live.elements, out.committed);
+  AppendCommitted(c, redis, out.prefix, product_id, out.committed);
   return out;
 }
 
@@ -118,15 +154,29 @@ std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& 
 }
 
 std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
-                                          std::int64_t product_id) {
+                                          std::int64_t product_id,
+                                          std::int64_t recount_max_holds) {
   auto held = LockAndReadHolds(c, redis, product_id);
   if (!held) return std::nullopt;
   const auto& product = held->product;
   const auto& prefix = held->prefix;
+  // Holds whose order is committed are sold: marked so first, a chunk per call, so that no
+  // single call holds Redis for long.
+  std::int64_t confirmed = 0;
+  const auto& committed = held->committed;
+  for (std::size_t at = 0; at < committed.size(); at += 3 * kMarkBatch) {
+    const auto end = std::min(committed.size(), at + 3 * kMarkBatch);
+    std::vector<std::string> args{prefix};
+    args.insert(args.end(), committed.begin() + static_cast<std::ptrdiff_t>(at),
+                committed.begin() + static_cast<std::ptrdiff_t>(end));
+    auto marked = redis.Eval(Scripts::Get().confirm_committed, {keys::Expiry(prefix)}, args);
+    if (marked.IsError()) throw std::runtime_error("confirm_committed: " + marked.str);
+    confirmed += marked.integer;
+  }
   std::vector<std::string> args{prefix, std::to_string(product.available)};
   auto info = ProductInfoArgs(product);
   args.insert(args.end(), info.begin(), info.end());
-  args.insert(args.end(), held->committed.begin(), held->committed.end());
+  args.push_back(std::to_string(recount_max_holds));
   auto reply = redis.Eval(Scripts::Get().sync_stock,
                           {keys::Available(prefix), keys::Expiry(prefix), keys::Info(prefix)},
                           args);
@@ -135,7 +185,7 @@ std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConn
   }
   auto sadd = redis.Command({"SADD", std::string(keys::kProducts), std::to_string(product_id)});
   if (sadd.IsError()) throw std::runtime_error("SADD: " + sadd.str);
-  if (const auto confirmed = reply.elements[3].integer; confirmed > 0) {
+  if (confirmed > 0) {
     log::Warn("stale_holds_confirmed", {{"product", product_id}, {"holds", confirmed}});
   }
   return StockSync{reply.elements[0].integer, reply.elements[1].integer, product.available,

@@ -26,14 +26,24 @@ inline constexpr std::string_view kEpochKey = "{ticketing}:epoch";
 // first of the cluster seeds that answers (following redirections). Throws Unavailable.
 redis::BlockingConnection OpenBlockingRedis(const Options& options);
 
+// ReconcileProduct walks a product's live holds when it has at most this many (a few
+// milliseconds of Redis), and rebuilds the counters from them; above it, the counters decide.
+inline constexpr std::int64_t kRecountMaxHolds = 10000;
+
 // Rewrites product `product_id` in Redis from its database row, which this locks (SELECT ...
 // FOR UPDATE) until the caller's transaction ends: the info hash (name, price, limit, hold,
 // start, waiting room), every live hold whose order exists marked confirmed without returning
-// units, available = database stock - units of the remaining live holds, the held counter,
-// and the product listed in ticketing:products. Call inside db::Transaction on a database
-// worker. nullopt: no such product. Throws on a Redis or database failure.
+// units, available = database stock - units of the remaining live holds, and the product
+// listed in ticketing:products. Call inside db::Transaction on a database worker.
+// Its cost does not grow with the crowd, so it may run in the busiest second of a sale (an
+// admin's stock change, a voided confirm): the orders it looks for are the confirms in flight
+// and those made since the oldest live hold's reserve, and it counts the live units from the
+// counters the scripts keep (prefix:held, prefix:confirming), walking every live hold (and
+// rebuilding the counters from them) only when there are at most `recount_max_holds`.
+// nullopt: no such product. Throws on a Redis or database failure.
 std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConnection& redis,
-                                          std::int64_t product_id);
+                                          std::int64_t product_id,
+                                          std::int64_t recount_max_holds = kRecountMaxHolds);
 
 // How far Redis is from the database for one product, measured exactly as ReconcileProduct
 // would put it right, changing nothing: Redis available + units of live holds whose order is

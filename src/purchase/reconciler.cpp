@@ -80,8 +80,11 @@ ReconcileRound Reconciler::Round(db::Connection& c, bool full) {
     std::optional<StockSync> synced;
     db::Transaction(c, [&] {
       drift = MeasureDrift(c, redis, id);
-      // Still under the row lock: the repair puts right exactly what was measured.
-      if (drift && drift->Any() && options_.repair) synced = ReconcileProduct(c, redis, id);
+      // Still under the row lock: the repair puts right exactly what was measured, counters
+      // included (it walks the holds the measure walked).
+      if (drift && drift->Any() && options_.repair) {
+        synced = ReconcileProduct(c, redis, id, options_.max_holds);
+      }
       return 0;
     });
     if (!drift) {  // deleted since the list was read

@@ -14,7 +14,7 @@ const Scripts& Scripts::Get() {
       redis::Script(std::string(lua::k_confirm_abort)),
       redis::Script(std::string(lua::k_sweep)),
       redis::Script(std::string(lua::k_settle)),
-      redis::Script(std::string(lua::k_live_holds), false),
+      redis::Script(std::string(lua::k_confirm_committed)),
       redis::Script(std::string(lua::k_sync_stock)),
       redis::Script(std::string(lua::k_init_product)),
       redis::Script(std::string(lua::k_product_settings)),
