@@ -17,9 +17,12 @@ namespace {
 constexpr std::size_t kOrderLookupBatch = 500;  // reservation ids per IN (...) query
 constexpr std::size_t kMarkBatch = 500;          // orders per confirm_committed.lua call
 constexpr std::chrono::minutes kGuardTtl{10};     // bounds a guard left by a dead server
-// A hold lives at most this long past its reserve (holdSeconds and HOLD_TTL_SECONDS are at most
-// a day), and an hour more allows for Redis' clock against the database's.
-constexpr std::int64_t kOrderWindowMs = (86'400 + 3'600) * std::int64_t{1000};
+// Orders are looked for from an hour before the oldest live hold's reserve: for Redis' clock
+// against the database's, and for a hold made before its product's hold time was shortened
+// (by up to an hour). A hold with no reserve time (made before holds had one) counts from its
+// expiry less the longest hold (holdSeconds and HOLD_TTL_SECONDS are at most a day).
+constexpr std::int64_t kClockSlackMs = 3'600'000;
+constexpr std::int64_t kLongestHoldMs = 86'400'000;
 
 // A locking read sees the latest committed orders. A plain one would read the transaction's
 // snapshot, which a consistent read before the product row lock (RebuildProduct's existence
@@ -44,8 +47,10 @@ void AppendRows(const db::Result& r, std::unordered_set<std::string>& seen,
 // still counts live, without reading every live hold (a sale may have hundreds of thousands):
 // - the confirming holds' orders (the confirms in flight, listed in prefix:confirming);
 // - any order made since the oldest live hold's reserve (a hold's order comes after it), for a
-//   hold that is held again because Redis came back from before its confirm. Its expiry is the
-//   lowest score in prefix:exp, and no hold lives longer than kOrderWindowMs before it.
+//   hold that is held again because Redis came back from before its confirm. The oldest live
+//   hold is taken to be the one that expires first (lowest in prefix:exp), less kClockSlackMs.
+//   One older still (its hold time longer than the product's now by more than that) would be
+//   missed: its units then stay out of sale until it ends, and are never sold twice.
 // So the count grows with the units the product sold lately, not with the crowd; none at all
 // when no hold is live.
 void AppendCommitted(db::Connection& c, redis::BlockingConnection& redis,
@@ -71,8 +76,12 @@ void AppendCommitted(db::Connection& c, redis::BlockingConnection& redis,
     sql += kLatest;
     AppendRows(c.Execute(sql, params), seen, out);
   }
-  const auto since_ms = std::max<std::int64_t>(
-      0, static_cast<std::int64_t>(std::stod(oldest.elements[1].str)) - kOrderWindowMs);
+  auto created = redis.Command({"HGET", keys::Hold(prefix, oldest.elements[0].str), "created"});
+  if (created.IsError()) throw std::runtime_error("HGET: " + created.str);
+  const std::int64_t reserved_ms =
+      created.IsNil() ? static_cast<std::int64_t>(std::stod(oldest.elements[1].str)) - kLongestHoldMs
+                      : std::stoll(created.str);
+  const auto since_ms = std::max<std::int64_t>(0, reserved_ms - kClockSlackMs);
   AppendRows(c.Execute(std::string(kOrderColumns) +
                            " WHERE product_id = ? AND created_at >= FROM_UNIXTIME(?)" +
                            std::string(kLatest),
@@ -131,16 +140,16 @@ std::optional<LockedHolds> LockAndReadHolds(db::Connection& c, redis::BlockingCo
 }  // namespace
 
 std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& redis,
-                                  std::int64_t product_id) {
+                                  std::int64_t product_id, std::int64_t walk_max_holds) {
   auto held = LockAndReadHolds(c, redis, product_id);
   if (!held) return std::nullopt;
   const auto& prefix = held->prefix;
-  std::vector<std::string> args{prefix};
+  std::vector<std::string> args{prefix, std::to_string(walk_max_holds)};
   for (std::size_t i = 0; i < held->committed.size(); i += 3) args.push_back(held->committed[i]);
   auto reply = redis.Eval(Scripts::Get().stock_check,
                           {keys::Available(prefix), keys::Expiry(prefix), keys::Info(prefix)},
                           args);
-  if (reply.IsError() || reply.elements.size() != 5) {
+  if (reply.IsError() || reply.elements.size() != 6) {
     throw std::runtime_error("stock_check: " + reply.str);
   }
   Drift d;
@@ -150,6 +159,7 @@ std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& 
   d.held_counter = reply.elements[2].integer;
   d.held_units = reply.elements[3].integer;
   d.in_redis = reply.elements[4].integer == 1;
+  d.walked = reply.elements[5].integer == 1;
   return d;
 }
 

@@ -50,6 +50,8 @@ std::optional<StockSync> ReconcileProduct(db::Connection& c, redis::BlockingConn
 // not committed, against the database stock; and the held counter against the units of the
 // holds in state 'held'. Locks the product row like ReconcileProduct (call inside
 // db::Transaction on a database worker), so an in-flight confirm is never mistaken for drift.
+// With more than `walk_max_holds` live holds the live units come from the counters (as
+// ReconcileProduct counts them then), so the held counter itself is not checked (`walked`).
 struct Drift {
   std::int64_t stock = 0;         // database
   std::int64_t available = 0;     // Redis prefix:avail
@@ -57,13 +59,15 @@ struct Drift {
   std::int64_t held_counter = 0;  // Redis prefix:held
   std::int64_t held_units = 0;    // Redis, units of holds in state 'held' without an order
   bool in_redis = true;           // the product's info hash exists
+  bool walked = true;             // every live hold read (else the counters: held_units derived)
   // available + live units - stock: > 0, Redis would sell units the database does not have.
   std::int64_t units() const { return available + live_units - stock; }
   bool Any() const { return units() != 0 || held_counter != held_units || !in_redis; }
 };
 // nullopt: no such product. Throws on a Redis or database failure.
 std::optional<Drift> MeasureDrift(db::Connection& c, redis::BlockingConnection& redis,
-                                  std::int64_t product_id);
+                                  std::int64_t product_id,
+                                  std::int64_t walk_max_holds = kRecountMaxHolds);
 
 // ReconcileProduct in its own transaction on a database worker. nullopt: no such product.
 net::awaitable<std::optional<StockSync>> RebuildProduct(db::Pool& db, const Options& options,

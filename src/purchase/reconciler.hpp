@@ -29,8 +29,10 @@ namespace ticketing::purchase {
 struct ReconcilerOptions {
   bool repair = true;  // false: report only
   std::chrono::milliseconds interval{5000};
-  // A product with more live holds than this is not measured (the count walks every hold while
-  // Redis waits); counted in ticketing_reconcile_skipped_total and logged once.
+  // A product with more live holds than this is measured from its counters (the held counter
+  // and the confirming holds) instead of by reading every hold while Redis waits: its available
+  // units are checked, its held counter is not. Counted in
+  // ticketing_reconcile_from_counters_total and logged once.
   std::int64_t max_holds = 10000;
   // Every this many rounds every product is measured, even one whose figures did not move.
   int full_every = 12;
@@ -44,7 +46,7 @@ struct ReconcileRound {
   int measured = 0;   // exact measurement under the row lock
   int drifted = 0;    // of those, with drift
   int repaired = 0;
-  int skipped = 0;    // too many live holds
+  int from_counters = 0;  // of the measured, from the counters (more than max_holds holds)
 };
 
 class Reconciler : public metrics::Collector {
@@ -73,7 +75,7 @@ class Reconciler : public metrics::Collector {
   struct Seen {
     Fingerprint fingerprint;
     bool clean = false;
-    bool skip_logged = false;
+    bool counters_logged = false;
   };
   ReconcileRound Round(db::Connection& c, bool full);
 
@@ -87,7 +89,7 @@ class Reconciler : public metrics::Collector {
   std::map<std::int64_t, Seen> seen_;  // the database worker's (one round at a time)
 
   std::atomic<bool> leader_{false};
-  std::atomic<std::uint64_t> rounds_{0}, measured_{0}, drifted_{0}, repaired_{0}, skipped_{0},
+  std::atomic<std::uint64_t> rounds_{0}, measured_{0}, drifted_{0}, repaired_{0}, from_counters_{0},
       failures_{0};
   mutable std::mutex drift_mutex_;
   std::map<std::int64_t, std::int64_t> drift_units_;  // last measured, by product

@@ -128,6 +128,31 @@ TEST_F(Reconcile, DriftIsRepairedFromTheDatabaseInRepairMode) {
   stores_.ExpectInvariants(product);
 }
 
+// A product in the middle of a big sale has more live holds than a measurement may walk. It is
+// still measured, from the counters the scripts keep (the held counter, the confirming holds):
+// drift of its available units is found and repaired, and a confirm in flight is not drift.
+TEST_F(Reconcile, AProductWithMoreHoldsThanAWalkIsMeasuredFromItsCounters) {
+  auto env = Reconciling("repair");
+  env["RECONCILE_MAX_HOLDS"] = "3";
+  ServerProcess server(SharedServices(), env);
+  server.Start();
+  const auto product = CreateProduct(server.port(), 20);
+  for (int i = 0; i < 5; ++i) Reserve(server.port(), product, "many-" + std::to_string(i), 2);
+  const auto rid = Reserve(server.port(), product, "many-5", 1);
+  ASSERT_EQ(Confirm(server.port(), rid, "many-5").status, 201);
+  ASSERT_TRUE(Eventually([&] { return MetricValue(server.port(), Drift(product)) == 0; }))
+      << "10 units held, 1 sold, 9 available: no drift";
+  const auto repairs = MetricValue(server.port(), "ticketing_reconcile_repairs_total");
+  // Redis gains 3 units the database does not have: it would oversell them.
+  stores_.Redis({"INCRBY", Key(product, ":avail"), "3"});
+  EXPECT_TRUE(Eventually([&] { return stores_.Available(product) == 9; }))
+      << "available = database stock 19 - 10 units held";
+  EXPECT_GT(MetricValue(server.port(), "ticketing_reconcile_repairs_total"), repairs);
+  EXPECT_GE(MetricValue(server.port(), "ticketing_reconcile_from_counters_total"), 1);
+  EXPECT_EQ(stores_.Redis({"GET", Key(product, ":held")}), "10");
+  stores_.ExpectInvariants(product);
+}
+
 // A confirm that committed in the database but has not finished in Redis is in flight, not
 // drift: its hold is still live in Redis while the database stock no longer has its units. A
 // server killed right after the commit leaves exactly that state for as long as its lease.
