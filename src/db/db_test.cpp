@@ -92,7 +92,7 @@ TEST_F(DbTest, MigrateIsIdempotentAndSafeConcurrently) {
   Migrate(c_);
   Migrate(c_);
   Result versions = c_.Execute("SELECT version FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 6u);
+  ASSERT_EQ(versions.rows.size(), 7u);
   for (std::size_t i = 0; i < versions.rows.size(); ++i) {
     EXPECT_EQ(versions.rows[i][0], std::to_string(i + 1));
   }

@@ -97,7 +97,13 @@ const std::vector<Migration> kMigrations = {
   UNIQUE KEY audit_idempotency (admin, idempotency_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
      }},
-    // {7, {"ALTER TABLE ..."}},  <- next migration goes here
+    // A stock sync looks for the orders made since the oldest live hold's reserve
+    // (purchase/rebuild.cpp): an index range, not every order the product ever had.
+    {7,
+     {
+         "ALTER TABLE orders ADD KEY orders_product_created (product_id, created_at)",
+     }},
+    // {8, {"ALTER TABLE ..."}},  <- next migration goes here
 };
 
 constexpr std::string_view kLockName = "ticketing_migrate";
