@@ -83,6 +83,7 @@ void AppendCommitted(db::Connection& c, redis::BlockingConnection& redis,
                       : std::stoll(created.str);
   const auto since_ms = std::max<std::int64_t>(0, reserved_ms - kClockSlackMs);
   AppendRows(c.Execute(std::string(kOrderColumns) +
+                           // an index range (orders_product_created), not the product's orders
                            " WHERE product_id = ? AND created_at >= FROM_UNIXTIME(?)" +
                            std::string(kLatest),
                        {product_id, since_ms / 1000}),
