@@ -19,10 +19,8 @@ constexpr std::size_t kMarkBatch = 500;          // orders per confirm_committed
 constexpr std::chrono::minutes kGuardTtl{10};     // bounds a guard left by a dead server
 // Orders are looked for from an hour before the oldest live hold's reserve: for Redis' clock
 // against the database's, and for a hold made before its product's hold time was shortened
-// (by up to an hour). A hold with no reserve time (made before holds had one) counts from its
-// expiry less the longest hold (holdSeconds and HOLD_TTL_SECONDS are at most a day).
+// (by up to an hour).
 constexpr std::int64_t kClockSlackMs = 3'600'000;
-constexpr std::int64_t kLongestHoldMs = 86'400'000;
 
 // A locking read sees the latest committed orders. A plain one would read the transaction's
 // snapshot, which a consistent read before the product row lock (RebuildProduct's existence
@@ -78,10 +76,9 @@ void AppendCommitted(db::Connection& c, redis::BlockingConnection& redis,
   }
   auto created = redis.Command({"HGET", keys::Hold(prefix, oldest.elements[0].str), "created"});
   if (created.IsError()) throw std::runtime_error("HGET: " + created.str);
-  const std::int64_t reserved_ms =
-      created.IsNil() ? static_cast<std::int64_t>(std::stod(oldest.elements[1].str)) - kLongestHoldMs
-                      : std::stoll(created.str);
-  const auto since_ms = std::max<std::int64_t>(0, reserved_ms - kClockSlackMs);
+  // A hold without a reserve time (not written by reserve.lua) cannot bound it: every order.
+  const auto since_ms =
+      created.IsNil() ? 0 : std::max<std::int64_t>(0, std::stoll(created.str) - kClockSlackMs);
   AppendRows(c.Execute(std::string(kOrderColumns) +
                            // an index range (orders_product_created), not the product's orders
                            " WHERE product_id = ? AND created_at >= FROM_UNIXTIME(?)" +

@@ -19,16 +19,6 @@ namespace {
 using testing::SharedServices;
 using testing::Stores;
 
-// Keyspace lookups (hits + misses) Redis counted since its last CONFIG RESETSTAT.
-long long Lookups(Stores& s) {
-  const auto info = s.Redis({"INFO", "stats"});
-  const auto count = [&](const std::string& name) {
-    const auto at = info.find(name + ":");
-    return at == std::string::npos ? -1 : std::stoll(info.substr(at + name.size() + 1));
-  };
-  return count("keyspace_hits") + count("keyspace_misses");
-}
-
 class Rebuild : public ::testing::Test {
  protected:
   Rebuild()
@@ -98,7 +88,7 @@ TEST_F(Rebuild, ASyncMidSaleReadsTheCountersNotEveryLiveHold) {
 
   stores_.Redis({"CONFIG", "RESETSTAT"});
   const auto sync = Sync(id);
-  const long long lookups = Lookups(stores_);
+  const long long lookups = stores_.KeyLookups();
   ASSERT_TRUE(sync);
   std::printf("the sync read %lld keys for %d live holds\n", lookups, holds);
   EXPECT_LT(lookups, 100) << "the sync read " << lookups << " keys for " << holds << " holds";

@@ -66,6 +66,15 @@ std::string Stores::Redis(const std::vector<std::string>& args) {
   return out;
 }
 
+long long Stores::KeyLookups() {
+  const auto info = Redis({"INFO", "stats"});
+  const auto count = [&](const std::string& name) {
+    const auto at = info.find(name + ":");
+    return at == std::string::npos ? -1 : std::stoll(info.substr(at + name.size() + 1));
+  };
+  return count("keyspace_hits") + count("keyspace_misses");
+}
+
 long long Stores::Available(std::int64_t product) {
   return std::stoll(Redis({"GET", Prefix(product) + ":avail"}));
 }

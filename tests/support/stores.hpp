@@ -26,6 +26,10 @@ class Stores {
   // array as its elements' texts separated by spaces.
   std::string Redis(const std::vector<std::string>& args);
 
+  // Keyspace lookups (hits + misses) Redis counted since its last CONFIG RESETSTAT: how many
+  // keys a script read, whatever it is.
+  long long KeyLookups();
+
   static std::string Prefix(std::int64_t product) { return "{p:" + std::to_string(product) + "}"; }
   long long Available(std::int64_t product);
   std::string HoldState(const std::string& reservation_id);

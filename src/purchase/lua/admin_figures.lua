@@ -6,12 +6,7 @@
 -- -> {inRedis 0/1, available, heldUnits, confirmingUnits, expired, cancelled, paused 0/1}
 local prefix = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, 0, 0, 0, 0} end
-local held = tonumber(redis.call('GET', prefix .. ':held') or '0')
-local confirming = 0
-for _, rid in ipairs(redis.call('SMEMBERS', prefix .. ':confirming')) do
-  local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-  if h[1] == 'confirming' then confirming = confirming + tonumber(h[2]) end
-end
+local held, confirming = live_from_counters(prefix, {})
 local stats = redis.call('HMGET', prefix .. ':stats', 'expired', 'cancelled')
 local paused = 0
 if redis.call('HGET', KEYS[1], 'paused') == '1' then paused = 1 end

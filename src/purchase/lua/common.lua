@@ -82,6 +82,53 @@ local function restore_held(prefix, rid, hkey)
   redis.call('ZADD', prefix .. ':exp', tonumber(h[1]), rid)
 end
 
+-- Units in a product's live holds (held and confirming), leaving out the holds in `sold` (a set
+-- of reservation ids whose order is committed), and the ids of the confirming ones counted.
+-- From the counters the scripts keep, O(confirms in flight + #sold): prefix:held (less the held
+-- holds in `sold`) and the holds in prefix:confirming still confirming.
+local function live_from_counters(prefix, sold)
+  local held = tonumber(redis.call('GET', prefix .. ':held') or '0')
+  for rid in pairs(sold) do
+    local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
+    if h[1] == 'held' then held = held - tonumber(h[2]) end
+  end
+  local confirming, ids = 0, {}
+  for _, rid in ipairs(redis.call('SMEMBERS', prefix .. ':confirming')) do
+    if not sold[rid] then
+      local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
+      if h[1] == 'confirming' then
+        confirming = confirming + tonumber(h[2])
+        ids[#ids + 1] = rid
+      end
+    end
+  end
+  return held, confirming, ids
+end
+
+-- The same count, read from every live hold (prefix:exp) when the product has at most
+-- `max_walk` of them (O(live holds): what the counters should say), else from the counters.
+-- The 4th result says which (true: read from the holds).
+local function live_units(prefix, max_walk, sold)
+  local exp_key = prefix .. ':exp'
+  if redis.call('ZCARD', exp_key) > tonumber(max_walk) then
+    local held, confirming, ids = live_from_counters(prefix, sold)
+    return held, confirming, ids, false
+  end
+  local held, confirming, ids = 0, 0, {}
+  for _, rid in ipairs(redis.call('ZRANGE', exp_key, 0, -1)) do
+    if not sold[rid] then
+      local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
+      if h[1] == 'held' then
+        held = held + tonumber(h[2])
+      elseif h[1] == 'confirming' then
+        confirming = confirming + tonumber(h[2])
+        ids[#ids + 1] = rid
+      end
+    end
+  end
+  return held, confirming, ids, true
+end
+
 -- Rate limits (src/abuse/README.md): GCRA over Redis TIME, shared by every server. keys[k0+i]
 -- holds the theoretical arrival time (TAT, µs) of limit i; args[a0+2i], args[a0+2i+1] its
 -- emission interval and tolerance (µs; tolerance = interval x (burst - 1)). All n pass or none

@@ -11,33 +11,9 @@
 -- ARGV[3..] reservation ids of committed orders that may be of live holds
 -- -> {available, liveUnits, heldCounter, heldUnits, infoExists, walked (1/0)}
 local prefix = ARGV[1]
-local committed = {}
-for i = 3, #ARGV do committed[ARGV[i]] = true end
-local counter = tonumber(redis.call('GET', prefix .. ':held') or '0')
-local live = 0
-local held = 0
-local walked = redis.call('ZCARD', KEYS[2]) <= tonumber(ARGV[2])
-if walked then
-  for _, rid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-    if (h[1] == 'held' or h[1] == 'confirming') and not committed[rid] then
-      live = live + tonumber(h[2])
-      if h[1] == 'held' then held = held + tonumber(h[2]) end
-    end
-  end
-else
-  held = counter
-  for i = 3, #ARGV do
-    local h = redis.call('HMGET', prefix .. ':h:' .. ARGV[i], 'state', 'qty')
-    if h[1] == 'held' then held = held - tonumber(h[2]) end
-  end
-  live = held
-  for _, rid in ipairs(redis.call('SMEMBERS', prefix .. ':confirming')) do
-    if not committed[rid] then
-      local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-      if h[1] == 'confirming' then live = live + tonumber(h[2]) end
-    end
-  end
-end
-local avail = tonumber(redis.call('GET', KEYS[1]) or '0')
-return {avail, live, counter, held, redis.call('EXISTS', KEYS[3]), walked and 1 or 0}
+local sold = {}
+for i = 3, #ARGV do sold[ARGV[i]] = true end
+local held, confirming, _, walked = live_units(prefix, ARGV[2], sold)
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), held + confirming,
+        tonumber(redis.call('GET', prefix .. ':held') or '0'), held, redis.call('EXISTS', KEYS[3]),
+        walked and 1 or 0}

@@ -25,33 +25,13 @@ if ARGV[9] ~= '' then
              'qpow', ARGV[13])
 end
 if ARGV[14] == '1' then redis.call('HSET', KEYS[3], 'paused', '1') end
+local held, confirming, ids, walked = live_units(prefix, ARGV[15], {})
+-- The counters, as counted: rebuilt from the holds when they were read; stale entries (holds
+-- no longer confirming) leave the confirming list either way.
+redis.call('SET', prefix .. ':held', held)
 local confirming_key = prefix .. ':confirming'
-local held = 0
-local confirming = 0
-local walked = redis.call('ZCARD', KEYS[2]) <= tonumber(ARGV[15])
-if walked then
-  redis.call('DEL', confirming_key)
-  for _, rid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-    if h[1] == 'held' then
-      held = held + tonumber(h[2])
-    elseif h[1] == 'confirming' then
-      confirming = confirming + tonumber(h[2])
-      redis.call('SADD', confirming_key, rid)
-    end
-  end
-  redis.call('SET', prefix .. ':held', held)
-else
-  held = tonumber(redis.call('GET', prefix .. ':held') or '0')
-  for _, rid in ipairs(redis.call('SMEMBERS', confirming_key)) do
-    local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-    if h[1] == 'confirming' then
-      confirming = confirming + tonumber(h[2])
-    else
-      redis.call('SREM', confirming_key, rid)
-    end
-  end
-end
+redis.call('DEL', confirming_key)
+for _, rid in ipairs(ids) do redis.call('SADD', confirming_key, rid) end
 local live = held + confirming
 local before = tonumber(redis.call('GET', KEYS[1]) or '0')
 local after = tonumber(ARGV[2]) - live
