@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""bench/cpu_share.py: shares of busy, idle and stolen CPU time from /proc/stat samples."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "bench", "cpu_share.py")
+spec = importlib.util.spec_from_file_location("cpu_share", SCRIPT)
+cpu_share = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cpu_share)
+
+
+def line(t, user, nice, system, idle, iowait, irq, softirq, steal):
+    # /proc/stat's aggregate line has guest and guest_nice after steal.
+    return f"{t} cpu {user} {nice} {system} {idle} {iowait} {irq} {softirq} {steal} 0 0\n"
+
+
+class CpuShareTest(unittest.TestCase):
+    def test_shares_are_of_the_time_between_first_and_last_sample(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "b.cpu"), "w") as f:
+                f.write(line(1.0, 1000, 0, 500, 9000, 0, 0, 0, 0))
+                # second 1: 100 ticks, 50 busy, 50 idle, no steal
+                f.write(line(2.0, 1040, 0, 510, 9050, 0, 0, 0, 0))
+                # second 2: 100 ticks, 60 busy, 10 idle, 30 stolen
+                f.write(line(3.0, 1080, 10, 515, 9055, 5, 3, 2, 30))
+            s = cpu_share.scenario(os.path.join(d, "b.cpu"))
+        self.assertAlmostEqual(s["busy"], 110 / 200)
+        self.assertAlmostEqual(s["idle"], 60 / 200)
+        self.assertAlmostEqual(s["steal"], 30 / 200)
+        self.assertAlmostEqual(s["worstSecondSteal"], 0.30)
+        self.assertEqual(s["seconds"], 2)
+
+    def test_a_scenario_with_one_sample_has_no_figures(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "c.cpu")
+            with open(path, "w") as f:
+                f.write(line(1.0, 1, 0, 1, 1, 0, 0, 0, 0))
+            self.assertIsNone(cpu_share.scenario(path))
+
+    def test_the_table_lists_the_scenarios_in_the_bench_order(self):
+        with tempfile.TemporaryDirectory() as d:
+            for name, steal in (("ob", 20), ("nginx", 0)):
+                with open(os.path.join(d, name + ".cpu"), "w") as f:
+                    f.write(line(1.0, 0, 0, 0, 0, 0, 0, 0, 0))
+                    f.write(line(2.0, 50, 0, 0, 100 - 50 - steal, 0, 0, 0, steal))
+            table = subprocess.run([sys.executable, SCRIPT, d], check=True,
+                                   capture_output=True, text=True).stdout
+            rows = [r for r in table.splitlines() if r.startswith("| (")]
+            self.assertEqual(rows, ["| (nginx) | 50% | 50% | 0% | 0% |",
+                                    "| (ob) | 50% | 30% | 20% | 20% |"])
+            parsed = json.loads(subprocess.run([sys.executable, SCRIPT, d, "--json"], check=True,
+                                               capture_output=True, text=True).stdout)
+            self.assertAlmostEqual(parsed["ob"]["steal"], 0.2)
+
+
+if __name__ == "__main__":
+    unittest.main()
