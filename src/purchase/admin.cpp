@@ -28,6 +28,9 @@ namespace json = boost::json;
 constexpr std::int64_t kRefundMarkerMs = 2 * 86'400'000;
 // Total stock may not grow past this (the column is an INT).
 constexpr std::int64_t kMaxTotal = 1'000'000'000;
+// Entries of a line's active set that one call of product_pause.lua moves on at a resume: a
+// bounded time in Redis per call, whatever the number of admitted buyers.
+constexpr int kPauseMovesPerCall = 1000;
 
 std::int64_t Int(const std::optional<std::string>& s) { return s ? std::stoll(*s) : 0; }
 
@@ -337,7 +340,8 @@ net::awaitable<Result<Product>> PurchaseService::SetPaused(std::string actor,
                                                            std::int64_t product_id, bool paused) {
   auto product = co_await db_.Run([&](db::Connection& c) -> std::optional<Product> {
     auto redis = ConnectRedis(options_);
-    const auto info = keys::Info(keys::Prefix(product_id));
+    const auto prefix = keys::Prefix(product_id);
+    const auto info = keys::Info(prefix);
     auto p = db::Transaction(c, [&]() -> std::optional<Product> {
       auto p = SelectProductForUpdate(c, product_id);
       if (!p) return std::nullopt;
@@ -352,16 +356,22 @@ net::awaitable<Result<Product>> PurchaseService::SetPaused(std::string actor,
       if (paused) {
         // Pause in Redis before the commit: if the commit fails, the sale is paused for a
         // moment too long (a retry or a reconcile puts it right), never running while paused.
-        auto r = redis.Eval(Scripts::Get().product_pause, {info}, {"1"});
+        auto r = redis.Eval(Scripts::Get().product_pause, {info}, {"1", prefix, "0"});
         if (r.IsError()) throw std::runtime_error("product_pause: " + r.str);
         if (r.integer == 0) ReconcileProduct(c, redis, product_id);  // sees paused = 1
       }
       return p;
     });
     if (p && !paused) {
-      // Resume only once committed (a crash before leaves it paused: the safe side).
-      auto r = redis.Eval(Scripts::Get().product_pause, {info}, {"0"});
-      if (r.IsError()) throw std::runtime_error("product_pause: " + r.str);
+      // Resume only once committed (a crash before leaves it paused: the safe side, and a
+      // repeated resume carries on where this one stopped). The admissions live at the pause
+      // get its length back, kPauseMovesPerCall per call, the sale still paused until the last.
+      redis::Value r;
+      do {
+        r = redis.Eval(Scripts::Get().product_pause, {info},
+                       {"0", prefix, std::to_string(kPauseMovesPerCall)});
+        if (r.IsError()) throw std::runtime_error("product_pause: " + r.str);
+      } while (r.integer == 2);
       if (r.integer == 0) ReconcileAfterCommit(c, redis, product_id);
     }
     if (p) {

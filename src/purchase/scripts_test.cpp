@@ -163,5 +163,85 @@ TEST(ScriptsTest, AdminFiguresReadTheCountersNotEveryLiveHold) {
   EXPECT_EQ(s.Redis({"EXISTS", prefix + ":confirming"}), "0");
 }
 
+// A pause stops the clock of the waiting room's admissions (issue 9 left them running out
+// during a pause). The resume moves every active entry that was live at the pause's start on by
+// the pause's length, a page at a time from the latest down, entries sharing a score across a
+// page's end included, and the admission end of each ticket not yet used; nothing that had
+// ended before the pause moves, and the sale stays paused until the last page.
+TEST(ScriptsTest, AResumeMovesEveryAdmissionLiveAtThePauseOnByItsLength) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9200050;
+  const auto prefix = keys::Prefix(product);
+  const auto info = keys::Info(prefix);
+  for (const auto& k : {info, prefix + ":q:active"}) s.Redis({"DEL", k});
+  PutProduct(s, prefix, 10, 10);
+  const long long now = std::stoll(s.Redis({"EVAL", "return redis.call('TIME')[1]", "0"})) * 1000;
+  const long long paused_at = now - 10'000;  // a pause of 10 s so far
+  // 1,050 buyers: even ones admitted (unused), odd ones holding units; their ends fall on 7
+  // scores after the pause's start, so pages of 100 end inside groups of equal scores. One
+  // buyer's admission ended before the pause.
+  const char* setup = R"(
+    local prefix, paused_at, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+    for i = 0, n - 1 do
+      local user, ticket = 'b' .. i, 't' .. i
+      local score = paused_at + 1 + (i % 7) * 1000
+      redis.call('ZADD', prefix .. ':q:active', score, user)
+      redis.call('SET', prefix .. ':q:u:' .. user, ticket)
+      local state = (i % 2 == 0) and 'admitted' or 'used'
+      redis.call('HSET', prefix .. ':q:t:' .. ticket, 'user', user, 'state', state, 'adm', score)
+    end
+    redis.call('ZADD', prefix .. ':q:active', paused_at - 1, 'gone')
+    redis.call('SET', prefix .. ':q:u:gone', 'tgone')
+    redis.call('HSET', prefix .. ':q:t:tgone', 'user', 'gone', 'state', 'admitted', 'adm', paused_at - 1)
+    return 1)";
+  const int n = 1050;
+  s.Redis({"EVAL", setup, "0", prefix, std::to_string(paused_at), std::to_string(n)});
+  s.Redis({"HSET", info, "paused", "1", "pausedAt", std::to_string(paused_at)});
+
+  int calls = 0;
+  std::string out;
+  do {
+    out = Eval(s, Scripts::Get().product_pause, {info}, {"0", prefix, "100"});
+    ++calls;
+    if (out == "2") {
+      EXPECT_EQ(s.Redis({"HGET", info, "paused"}), "1") << "resumed before the end";
+    }
+  } while (out == "2" && calls < 100);
+  EXPECT_EQ(out, "1");
+  // One call per group of 150 equal scores (a page of 100 is finished to its group's end), then
+  // one that finds none left.
+  EXPECT_EQ(calls, 8);
+  EXPECT_EQ(s.Redis({"HMGET", info, "paused", "pausedAt", "pauseLen", "pauseCursor"}),
+            "NIL NIL NIL NIL")
+      << "the resume left pause state behind";
+
+  auto score = [&](const std::string& user) {
+    return std::stoll(s.Redis({"ZSCORE", prefix + ":q:active", user}));
+  };
+  const long long moved = score("b0") - (paused_at + 1);
+  EXPECT_GE(moved, 10'000);
+  EXPECT_LT(moved, 60'000);
+  int wrong = 0, wrong_adm = 0;
+  for (int i = 0; i < n; ++i) {
+    const long long was = paused_at + 1 + (i % 7) * 1000;
+    wrong += score("b" + std::to_string(i)) != was + moved;
+    const long long adm = std::stoll(s.Redis({"HGET", prefix + ":q:t:t" + std::to_string(i), "adm"}));
+    wrong_adm += adm != (i % 2 == 0 ? was + moved : was);
+  }
+  EXPECT_EQ(wrong, 0) << "active entries not moved by exactly the pause's length";
+  EXPECT_EQ(wrong_adm, 0) << "admission ends not moved (or a used one moved)";
+  EXPECT_EQ(score("gone"), paused_at - 1) << "an admission that ended before the pause moved";
+  EXPECT_EQ(s.Redis({"HGET", prefix + ":q:t:tgone", "adm"}), std::to_string(paused_at - 1));
+
+  // A second resume changes nothing; a pause notes its start once.
+  EXPECT_EQ(Eval(s, Scripts::Get().product_pause, {info}, {"0", prefix, "100"}), "1");
+  EXPECT_EQ(score("b0"), paused_at + 1 + moved);
+  EXPECT_EQ(Eval(s, Scripts::Get().product_pause, {info}, {"1", prefix, "0"}), "1");
+  const auto first = s.Redis({"HGET", info, "pausedAt"});
+  EXPECT_NE(first, "NIL");
+  EXPECT_EQ(Eval(s, Scripts::Get().product_pause, {info}, {"1", prefix, "0"}), "1");
+  EXPECT_EQ(s.Redis({"HGET", info, "pausedAt"}), first);
+}
+
 }  // namespace
 }  // namespace ticketing::purchase

@@ -412,6 +412,38 @@ TEST_F(QueueFlow, ReserveNeedsItsOwnAdmissionAndUsesItOnce) {
   redis_.ExpectHeldCounter(product);
 }
 
+// A pause stops the clock of the admissions (it used to run on: a buyer admitted just before an
+// admin paused lost their turn to a pause longer than their admission). During the pause the
+// admission reads as good; after it, the buyer reserves with it. It still ends: a buyer who
+// does not use theirs loses it once the time they had left at the pause has passed.
+TEST_F(QueueFlow, AnAdmissionKeepsItsTimeThroughAPause) {
+  auto product = CreateProduct(10, Queue(50, 100, /*ttl_seconds=*/4));
+  std::vector<Waiter> ws{Join(product, "pz-a"), Join(product, "pz-b")};
+  ASSERT_TRUE(Eventually([&] { return PollAll(product, ws, "admitted") == 2; }));
+  const std::string admin = Token("ops", true);
+  const std::string path = "/admin/products/" + std::to_string(product);
+  ASSERT_EQ(api_.Post(path + "/pause", "", admin).status, 200);
+  std::this_thread::sleep_for(milliseconds(5000));  // longer than the admissions' 4 s
+  auto during = Status(product, ws[0]);
+  ASSERT_EQ(during.status, 200) << during.body;
+  EXPECT_EQ(ws[0].state, "admitted") << "the admission ran out during the pause: " << during.body;
+  EXPECT_EQ(Reserve(product, "pz-a", ws[0].admission).ErrorCode(), "SALE_PAUSED");
+
+  ASSERT_EQ(api_.Post(path + "/resume", "", admin).status, 200);
+  auto r = Reserve(product, "pz-a", ws[0].admission);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Status(product, ws[1]).json.at("state").as_string(), "admitted");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Status(product, ws[1]);
+        return ws[1].state == "expired";
+      },
+      milliseconds(10000)))
+      << "an unused admission never ended after the pause";
+  EXPECT_EQ(Reserve(product, "pz-b", ws[1].admission).ErrorCode(), "NOT_ADMITTED");
+  redis_.ExpectHeldCounter(product);
+}
+
 TEST_F(QueueFlow, AbandonersAreDroppedAndTheLineMoves) {
   auto product = CreateProduct(10, Queue(50, 1));  // one buyer at a time
   std::vector<Waiter> ws{Join(product, "drop-a"), Join(product, "drop-b"), Join(product, "drop-c")};

@@ -16,6 +16,8 @@
 -- ARGV[14] paused ('1'/'0')   ARGV[15] the most live holds walked
 -- -> {before, after, liveUnits, walked (1: from every hold, 0: from the counters)}
 local prefix = ARGV[1]
+-- A pause that goes on keeps its start (product_pause.lua); one Redis did not know of starts now.
+local paused_at = redis.call('HGET', KEYS[3], 'pausedAt')
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'name', ARGV[3], 'price', ARGV[4], 'limit', ARGV[5], 'total', ARGV[7])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], 'hold', ARGV[6]) end
@@ -24,7 +26,9 @@ if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[3], 'q', ARGV[9], 'qrate', ARGV[10], 'qmax', ARGV[11], 'qttl', ARGV[12],
              'qpow', ARGV[13])
 end
-if ARGV[14] == '1' then redis.call('HSET', KEYS[3], 'paused', '1') end
+if ARGV[14] == '1' then
+  redis.call('HSET', KEYS[3], 'paused', '1', 'pausedAt', paused_at or now_ms())
+end
 local held, confirming, ids, walked = live_units(prefix, ARGV[15], {})
 -- The counters, as counted: rebuilt from the holds when they were read; stale entries (holds
 -- no longer confirming) leave the confirming list either way.

@@ -17,10 +17,11 @@ local soldout = 0
 if potential <= 0 then soldout = 1 end
 local available = tonumber(redis.call('GET', prefix .. ':avail') or '0')
 if info[2] ~= '1' then return {'OFF', soldout, 0, 0, available} end
+-- Paused by an admin: nobody is admitted and nobody dropped (waiters keep their place), and
+-- the active set is left as it is: the resume moves its entries on by the pause's length.
+if info[7] == '1' then return {'PAUSED', soldout, 0, 0, available} end
 local active_key = prefix .. ':q:active'
 redis.call('ZREMRANGEBYSCORE', active_key, '-inf', now)
--- Paused by an admin: nobody is admitted and nobody dropped (waiters keep their place).
-if info[7] == '1' then return {'PAUSED', soldout, 0, 0, available} end
 local start = tonumber(info[6]) or 0
 if now < start then return {'PRE', soldout, 0, 0, available} end
 local batch = tonumber(ARGV[3])
