@@ -428,8 +428,10 @@ TEST_F(QueueFlow, AnAdmissionKeepsItsTimeThroughAPause) {
   ASSERT_EQ(during.status, 200) << during.body;
   EXPECT_EQ(ws[0].state, "admitted") << "the admission ran out during the pause: " << during.body;
   EXPECT_EQ(Reserve(product, "pz-a", ws[0].admission).ErrorCode(), "SALE_PAUSED");
+  EXPECT_EQ(Line(product).at("active").as_int64(), 2) << "the paused admissions left the count";
 
   ASSERT_EQ(api_.Post(path + "/resume", "", admin).status, 200);
+  EXPECT_EQ(Line(product).at("active").as_int64(), 2);
   auto r = Reserve(product, "pz-a", ws[0].admission);
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(Status(product, ws[1]).json.at("state").as_string(), "admitted");

@@ -27,6 +27,15 @@ local function keep_until(key, at, fresh)
   if cur == -1 or (cur >= 0 and cur < tonumber(at)) then redis.call('PEXPIREAT', key, at) end
 end
 
+-- The lowest expiry in a line's active set (prefix:q:active) that still counts as active at
+-- `now`: while the sale is paused, an admission live at the pause's start stays active (its
+-- clock stands still until the resume moves it on, product_pause.lua).
+local function active_from(prefix, now)
+  local p = redis.call('HMGET', prefix .. ':info', 'paused', 'pausedAt')
+  if p[1] == '1' and tonumber(p[2]) then return math.min(now, tonumber(p[2])) end
+  return now
+end
+
 -- A hold made with a waiting-room admission keeps its buyer in the line's active set until
 -- the hold ends (h[adm] = '1'); the buyer leaves it here.
 local function leave_active(prefix, hkey, user)

@@ -10,4 +10,4 @@ if first[2] then due = math.floor(tonumber(first[2])) end
 return {redis.call('ZCARD', KEYS[1]), due,
         tonumber(redis.call('GET', prefix .. ':held') or '0'),
         redis.call('ZCARD', prefix .. ':q:line'),
-        redis.call('ZCOUNT', prefix .. ':q:active', now_ms(), '+inf')}
+        redis.call('ZCOUNT', prefix .. ':q:active', active_from(prefix, now_ms()), '+inf')}

@@ -13,6 +13,6 @@ if info[2] == '1' then enabled = 1 end
 local soldout = 0
 if potential_units(prefix) <= 0 then soldout = 1 end
 return {'OK', enabled, redis.call('ZCARD', prefix .. ':q:line'), tonumber(stats[1]) or 0,
-        redis.call('ZCOUNT', prefix .. ':q:active', '(' .. now, '+inf'),
+        redis.call('ZCOUNT', prefix .. ':q:active', '(' .. active_from(prefix, now), '+inf'),
         tonumber(info[3]) or 0, tonumber(info[4]) or 0, tonumber(info[5]) or 0, soldout,
         tonumber(info[6]) or 0, tonumber(stats[2]) or 0, now}
