@@ -21,6 +21,13 @@ for _ in $(seq 1 9000); do
     sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { echo "FAIL: not serving"; cat "$work/out.log"; exit 1; }
+# Once serving, scripts/run still runs `ticketing token` twice (children named ticketing too) and
+# makes the demo product; its banner comes after them. Until then a pgrep may see two pids.
+for _ in $(seq 1 600); do
+    grep -q 'Ticketing is serving' "$work/out.log" && break
+    sleep 0.1
+done
+grep -q 'Ticketing is serving' "$work/out.log" || { echo "FAIL: no banner"; cat "$work/out.log"; exit 1; }
 
 redis=$(cat "$work/run/redis/redis.pid")
 db=$(cat "$work/run/mariadb.pid")
