@@ -3,8 +3,10 @@
 // (default limit: 5/s, burst 10), alternating rounds, against a real redis-server. Reports
 // Redis' own time per call (INFO commandstats usec_per_call of EVALSHA: no network, no client)
 // and the client's round trip. Usage: reserve_script_bench PORT [REQUESTS_PER_ROUND] [ROUNDS]
-// [off|on|both]; off or on alone runs one mode only, e.g. for a redis-server under callgrind
-// (instructions per reserve, stable on a noisy machine: see bench/README.md).
+// [off|on|both] [plain|queue]; off or on alone runs one mode only, e.g. for a redis-server under
+// callgrind (instructions per reserve, stable on a noisy machine: see bench/README.md). queue:
+// the product has a waiting room, and each buyer reserves with an admission written for them
+// beforehand (outside the measured EVALSHA).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -45,13 +47,15 @@ int main(int argc, char** argv) {
   const int n = argc > 2 ? std::stoi(argv[2]) : 20000;
   const int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
   const std::string mode = argc > 4 ? argv[4] : "both";
+  const bool queue = argc > 5 && std::string(argv[5]) == "queue";
   redis::BlockingConnection r("127.0.0.1", port, std::chrono::milliseconds(5000));
   const auto& scripts = purchase::Scripts::Get();
   const std::int64_t product = 990001;
   const std::string prefix = purchase::keys::Prefix(product);
   r.Command({"DEL", purchase::keys::Info(prefix)});
   r.Eval(scripts.init_product, {purchase::keys::Info(prefix), purchase::keys::Available(prefix)},
-         {"bench", "1000", "1000000", "300", "1000000000", "1000000000", "", "", "", "", "", ""});
+         {"bench", "1000", "1000000", "300", "1000000000", "1000000000", "", queue ? "1" : "",
+          queue ? "100000" : "", queue ? "100000000" : "", queue ? "3600" : "", ""});
   const auto rule = abuse::Rule::From(config::Config{}.reserve_buyer);
 
   std::vector<double> redis_us[2], client_us[2];
@@ -69,7 +73,13 @@ int main(int argc, char** argv) {
                                       purchase::keys::Expiry(prefix),
                                       purchase::keys::User(prefix, user),
                                       purchase::keys::Hold(prefix, rid)};
-        std::vector<std::string> args{user, "1", rid, "300", prefix, "", ""};
+        std::string ticket;
+        if (queue) {
+          ticket = "t-" + user;
+          r.Command({"HSET", prefix + ":q:t:" + ticket, "user", user, "state", "admitted", "adm",
+                     "99999999999999"});
+        }
+        std::vector<std::string> args{user, "1", rid, "300", prefix, ticket, ""};
         if (limited) {
           keys.push_back(prefix + ":rl:reserve:b:" + user);
           args.insert(args.end(), {"1", rule.emission, rule.tolerance});

@@ -8,7 +8,8 @@
 -- ARGV[7] idempotency key ('' if none): the same buyer, product and key get the first hold back
 -- ARGV[8] n rate limits (absent or '0': none): KEYS[6..5+n] their keys (prefix:rl:...),
 -- ARGV[9..8+2n] their (emission, tolerance) in µs; checked once the units are there (not for
--- a reserve refused as not found, paused, not open or sold out), before anything is taken
+-- a reserve refused as not found, paused, not open or sold out, nor on a waiting-room
+-- product), before anything is taken
 -- -> {'OK', expiresAtMs, availableAfter, nowMs} | {'NOT_FOUND'} | {'SALE_NOT_OPEN', startMs}
 --    | {'SALE_PAUSED'} (an admin paused the sale: info.paused = '1')
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
@@ -37,8 +38,10 @@ local avail = tonumber(redis.call('GET', KEYS[2]) or '0')
 if avail < qty then return {'SOLD_OUT', avail} end
 -- The rate limits count only reserves that could take units: a refusal above costs nothing
 -- and writes nothing (a stampede on a sold-out product must not write a key per request).
+-- A waiting-room product has none: its admission is good for one hold, which caps a buyer
+-- harder than any rate, and the limit's key would cost Redis a sixth more per hold.
 local nlimits = tonumber(ARGV[8] or '0') or 0
-if nlimits > 0 then
+if nlimits > 0 and info[4] ~= '1' then
   local wait = rate_limit(KEYS, 6, ARGV, 9, nlimits, now_u)
   if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
 end
