@@ -429,6 +429,11 @@ TEST_F(QueueFlow, AnAdmissionKeepsItsTimeThroughAPause) {
   EXPECT_EQ(ws[0].state, "admitted") << "the admission ran out during the pause: " << during.body;
   EXPECT_EQ(Reserve(product, "pz-a", ws[0].admission).ErrorCode(), "SALE_PAUSED");
   EXPECT_EQ(Line(product).at("active").as_int64(), 2) << "the paused admissions left the count";
+  // Joining again (a reload) finds the admitted place, not a refusal for the pause.
+  auto again = api_.Post("/queue/" + std::to_string(product) + "/join", "", Token("pz-a"));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json.at("ticket").as_string(), ws[0].ticket);
+  EXPECT_EQ(again.json.at("state").as_string(), "admitted");
 
   ASSERT_EQ(api_.Post(path + "/resume", "", admin).status, 200);
   EXPECT_EQ(Line(product).at("active").as_int64(), 2);

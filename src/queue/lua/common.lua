@@ -30,18 +30,22 @@ end
 
 -- {'OK', ticket, state, rank (-1 if not waiting), lineLength, admissionExpiryMs, soldOut 0/1,
 --  nowMs, enabled 0/1, admitPerSecond, saleStartsAtMs (0 if open)}
--- While the sale is paused, an admission's clock stands still (product_pause.lua moves it on at
--- the resume): one still good at the pause's start is described as good for the time it had
--- left then, counted from now.
+-- When an admission that ends at `adm` (ms) ends, seen at `now`: while the sale is paused its
+-- clock stands still (product_pause.lua moves it on at the resume), so one still good at the
+-- pause's start is good for the time it had left then, counted from now.
+local function admission_end(info_key, adm, now)
+  local p = redis.call('HMGET', info_key, 'paused', 'pausedAt')
+  local paused_at = p[1] == '1' and tonumber(p[2])
+  if paused_at and adm > paused_at then return adm + math.max(0, now - paused_at) end
+  return adm
+end
+
 local function describe(prefix, info_key, ticket, now)
-  local info = redis.call('HMGET', info_key, 'q', 'qrate', 'start', 'paused', 'pausedAt')
+  local info = redis.call('HMGET', info_key, 'q', 'qrate', 'start')
   local t = redis.call('HMGET', prefix .. ':q:t:' .. ticket, 'state', 'adm')
   local state = t[1] or 'expired'
   local adm = tonumber(t[2]) or 0
-  local paused_at = info[4] == '1' and tonumber(info[5])
-  if paused_at and state == 'admitted' and adm > paused_at then
-    adm = adm + math.max(0, now - paused_at)
-  end
+  if state == 'admitted' then adm = admission_end(info_key, adm, now) end
   local rank = -1
   if state == 'waiting' then
     rank = redis.call('ZRANK', prefix .. ':q:line', ticket)

@@ -34,7 +34,7 @@ local ticket = redis.call('GET', ukey)
 if ticket then
   local t = redis.call('HMGET', prefix .. ':q:t:' .. ticket, 'state', 'adm')
   local live = t[1] == 'waiting' or t[1] == 'used' or
-               (t[1] == 'admitted' and tonumber(t[2]) > now)
+               (t[1] == 'admitted' and admission_end(KEYS[1], tonumber(t[2]) or 0, now) > now)
   if t[1] == 'waiting' and not redis.call('ZSCORE', prefix .. ':q:line', ticket) then live = false end
   if not live then ticket = nil end
 end
