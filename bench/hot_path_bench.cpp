@@ -166,11 +166,10 @@ void RunApi(benchmark::State& state, bool sold_out, const std::string& raw = Raw
   service.sold_out = sold_out;
   auth::JwtCodec jwt(kSecret);
   net::io_context ioc;
-  redis::Client redis(ioc.get_executor(), redis::ClientOptions{});  // never started
   config::Config defaults;
   const auto options = abuse::Options::From(defaults);
   abuse::PowCodec pow(kSecret);
-  abuse::Guard guard(redis, options, pow);
+  abuse::Guard guard(options, pow);
   http::Api api(service, jwt, [] { return Now(); }, nullptr, limited ? &guard : nullptr);
   for (auto _ : state) {
     net::co_spawn(

@@ -4,7 +4,6 @@
 #include <stdexcept>
 
 #include "purchase/keys.hpp"
-#include "purchase/scripts.hpp"
 
 namespace ticketing::abuse {
 namespace {
@@ -131,13 +130,6 @@ purchase::RateChecks Guard::Checks(Action a, std::int64_t product_id, std::strin
     out.specs.push_back(by_address.tolerance);
   }
   return out;
-}
-
-net::awaitable<std::int64_t> Guard::Check(purchase::RateChecks checks) {
-  if (checks.empty()) co_return 0;
-  auto reply = co_await redis_.Eval(purchase::Scripts::Get().rate_limit, checks.keys, checks.specs);
-  if (reply.IsError()) throw std::runtime_error("rate_limit: " + reply.str);
-  co_return reply.integer;
 }
 
 }  // namespace ticketing::abuse

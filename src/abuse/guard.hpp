@@ -2,7 +2,6 @@
 // Rate limits shared by every server (GCRA in Redis, see README.md) and the client address
 // they are counted by. One Guard per I/O thread (it uses that thread's Redis connection).
 #include <array>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
@@ -15,7 +14,6 @@
 #include "abuse/pow.hpp"
 #include "config/config.hpp"
 #include "purchase/service.hpp"
-#include "redis/client.hpp"
 
 namespace ticketing::abuse {
 
@@ -59,8 +57,7 @@ struct Options {
 
 class Guard {
  public:
-  Guard(redis::Client& redis, const Options& options, const PowCodec& pow)
-      : redis_(redis), options_(options), pow_(pow) {}
+  Guard(const Options& options, const PowCodec& pow) : options_(options), pow_(pow) {}
 
   // Whether `a` is limited per client address (only then is the address worth working out).
   bool NeedsAddress(Action a) const { return options_.address[static_cast<int>(a)].on(); }
@@ -72,15 +69,11 @@ class Guard {
   // so they fold into the product's own scripts.
   purchase::RateChecks Checks(Action a, std::int64_t product_id, std::string_view user,
                               std::string_view address) const;
-  // Runs `checks` in a script call of their own: 0 = go ahead (counted), else the ms until the
-  // request would pass (nothing counted). Throws redis::Unavailable.
-  net::awaitable<std::int64_t> Check(purchase::RateChecks checks);
 
   const PowCodec& pow() const { return pow_; }
   std::chrono::seconds pow_lifetime() const { return options_.pow_lifetime; }
 
  private:
-  redis::Client& redis_;
   const Options& options_;
   const PowCodec& pow_;
 };

@@ -225,7 +225,7 @@ int Serve() {
     s->purchase = std::make_unique<purchase::PurchaseService>(*s->redis, pool, order_writer,
                                                              purchase_options);
     s->queue = std::make_unique<queue::QueueService>(*s->redis, admission, queue_options);
-    s->guard = std::make_unique<abuse::Guard>(*s->redis, abuse_options, pow);
+    s->guard = std::make_unique<abuse::Guard>(abuse_options, pow);
     s->api = std::make_unique<http::Api>(*s->purchase, jwt, NowSeconds, s->queue.get(),
                                          s->guard.get());
     s->api->Configure(web);

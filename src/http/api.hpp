@@ -83,10 +83,6 @@ class Api {
   purchase::RateChecks Limits(abuse::Action action, const auth::Identity& who,
                               std::int64_t product_id, const Request& req,
                               const net::ip::address& peer) const;
-  // Checks those limits in a call of their own: a 429 to answer, or nullopt to go ahead.
-  net::awaitable<std::optional<Response>> Throttle(abuse::Action action, auth::Identity who,
-                                                   std::int64_t product_id, const Request& req,
-                                                   const net::ip::address& peer);
   // POST /queue/{id}/join after authentication: rate limit, proof of work, the join. Sets
   // `refused` (429, or 428 with a fresh challenge) instead when the defences say no.
   net::awaitable<purchase::Result<queue::Place>> Join(auth::Identity who, std::int64_t product_id,

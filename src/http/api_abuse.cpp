@@ -57,27 +57,13 @@ purchase::RateChecks Api::Limits(abuse::Action action, const auth::Identity& who
   return guard_->Checks(action, product_id, who.user, address);
 }
 
-net::awaitable<std::optional<Response>> Api::Throttle(abuse::Action action, auth::Identity who,
-                                                      std::int64_t product_id, const Request& req,
-                                                      const net::ip::address& peer) {
-  auto checks = Limits(action, who, product_id, req, peer);
-  if (checks.empty()) co_return std::nullopt;
-  const std::int64_t wait = co_await guard_->Check(std::move(checks));
-  if (wait <= 0) co_return std::nullopt;
-  metrics::Registry::Get().Count(metrics::Event::kRateLimited);
-  co_return RateLimited(wait);
-}
-
 net::awaitable<purchase::Result<queue::Place>> Api::Join(auth::Identity who,
                                                          std::int64_t product_id,
                                                          const Request& req,
                                                          const net::ip::address& peer,
                                                          std::optional<Response>& refused) {
   using Result = purchase::Result<queue::Place>;
-  if (auto limited = co_await Throttle(abuse::Action::kJoin, who, product_id, req, peer)) {
-    refused = std::move(*limited);
-    co_return Result{};
-  }
+  auto limits = Limits(abuse::Action::kJoin, who, product_id, req, peer);
   // The proof's MAC and hash are checked here (microseconds, no I/O); whether it is hard
   // enough, fresh by Redis time and unused, join.lua decides together with the join.
   queue::JoinProof proof;
@@ -91,7 +77,13 @@ net::awaitable<purchase::Result<queue::Place>> Api::Join(auth::Identity who,
       invalid = true;
     }
   }
-  auto r = co_await queue_->JoinWithProof(who.user, product_id, std::move(proof));
+  auto r = co_await queue_->JoinWithProof(who.user, product_id, std::move(proof),
+                                          std::move(limits));
+  if (r.outcome == Outcome::kRateLimited) {
+    metrics::Registry::Get().Count(metrics::Event::kRateLimited);
+    refused = RateLimited(r.value.retry_after_ms);
+    co_return Result{};
+  }
   if (r.outcome != Outcome::kPowRequired && r.outcome != Outcome::kPowExpired &&
       r.outcome != Outcome::kPowReplayed) {
     co_return r;

@@ -80,12 +80,13 @@ Place QueueService::ToPlace(const redis::Value& reply, std::int64_t product_id,
 }
 
 net::awaitable<Result<Place>> QueueService::Join(std::string user, std::int64_t product_id) {
-  return JoinWithProof(std::move(user), product_id, JoinProof{});
+  return JoinWithProof(std::move(user), product_id, JoinProof{}, purchase::RateChecks{});
 }
 
 net::awaitable<Result<Place>> QueueService::JoinWithProof(std::string user,
                                                           std::int64_t product_id,
-                                                          JoinProof proof) {
+                                                          JoinProof proof,
+                                                          purchase::RateChecks limits) {
   const auto prefix = purchase::keys::Prefix(product_id);
   auto ticket = purchase::keys::NewReservationId(product_id);
   auto keys = redis::List(purchase::keys::Info(prefix));
@@ -93,8 +94,19 @@ net::awaitable<Result<Place>> QueueService::JoinWithProof(std::string user,
                           std::to_string(options_.max_waiting),
                           std::to_string(options_.retain.count()), proof.id,
                           std::to_string(proof.expires_at_ms), std::to_string(proof.difficulty));
+  if (!limits.empty()) {
+    // In the join's own call: no round trip or script call of their own (KEYS[2..], ARGV[10..]).
+    args.push_back(std::to_string(limits.keys.size()));
+    keys.insert(keys.end(), limits.keys.begin(), limits.keys.end());
+    args.insert(args.end(), limits.specs.begin(), limits.specs.end());
+  }
   auto reply = co_await redis_.Eval(Scripts::Get().join, keys, args);
   const auto& tag = Tag(reply);
+  if (tag == "RATE_LIMITED") {
+    Place p;
+    p.retry_after_ms = reply.elements.size() > 1 ? reply.elements[1].integer : 1000;
+    co_return Result<Place>{Outcome::kRateLimited, std::move(p)};
+  }
   if (tag == "NOT_FOUND") co_return Result<Place>{Outcome::kProductNotFound, {}};
   if (tag == "QUEUE_OFF") co_return Result<Place>{Outcome::kQueueNotEnabled, {}};
   if (tag == "FULL") co_return Result<Place>{Outcome::kQueueFull, {}};

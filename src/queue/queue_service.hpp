@@ -22,7 +22,8 @@ class QueueService final : public Service {
 
   net::awaitable<purchase::Result<Place>> Join(std::string user, std::int64_t product_id) override;
   net::awaitable<purchase::Result<Place>> JoinWithProof(std::string user, std::int64_t product_id,
-                                                        JoinProof proof) override;
+                                                        JoinProof proof,
+                                                        purchase::RateChecks limits) override;
   net::awaitable<purchase::Result<Place>> Status(std::string user, std::int64_t product_id,
                                                  std::string ticket) override;
   net::awaitable<purchase::Result<LineInfo>> Info(std::int64_t product_id) override;

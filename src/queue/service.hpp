@@ -30,6 +30,7 @@ struct Place {
   // time (a fresh challenge's lifetime counts from it).
   int pow_difficulty = 0;
   std::int64_t now_ms = 0;
+  std::int64_t retry_after_ms = 0;  // kRateLimited: when the buyer may try again
 };
 
 // A join's solved proof of work (src/abuse/pow.hpp), its MAC and hash already checked; the
@@ -63,12 +64,15 @@ class Service {
   // kProductNotFound, kQueueNotEnabled, kQueueFull.
   virtual net::awaitable<purchase::Result<Place>> Join(std::string user,
                                                        std::int64_t product_id) = 0;
-  // Join with a proof of work. Also -> kPowRequired (the product asks for one and `proof` is
-  // absent or too easy), kPowExpired, kPowReplayed; place.pow_difficulty and place.now_ms are
-  // set with those. A proof is used up by the join it lets in.
+  // Join with a proof of work and the buyer's rate limits (src/abuse), checked first in the
+  // same Redis call. Also -> kRateLimited (place.retry_after_ms; nothing counted or used),
+  // kPowRequired (the product asks for a proof and `proof` is absent or too easy),
+  // kPowExpired, kPowReplayed; place.pow_difficulty and place.now_ms are set with those. A
+  // proof is used up by the join it lets in.
   virtual net::awaitable<purchase::Result<Place>> JoinWithProof(std::string user,
                                                                 std::int64_t product_id,
-                                                                JoinProof /*proof*/) {
+                                                                JoinProof /*proof*/,
+                                                                purchase::RateChecks /*limits*/) {
     return Join(std::move(user), product_id);
   }
   // The caller's place; also marks them as still there (waiters who stop polling are dropped).

@@ -1,4 +1,4 @@
--- Rate limits for the routes whose own scripts do not fold them in (confirm, queue join).
+-- Rate limits for the route whose own script does not fold them in (confirm).
 -- KEYS[1..n] the limits' keys (one slot: the product's)  ARGV[2i-1], ARGV[2i] limit i's
 -- emission interval and tolerance (µs)
 -- -> 0 (counted, go ahead) | ms until the request would pass (nothing counted)

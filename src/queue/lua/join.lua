@@ -10,13 +10,23 @@
 -- that hard, unexpired by Redis time and not used before; it is marked used here
 -- (prefix:q:pow:<id> until its expiry), so the join and the mark are one step. A join refused
 -- for the line's sake (paused, full) leaves the proof unused: the buyer tries again with it.
+-- ARGV[10] n rate limits (absent or '0': none): KEYS[2..1+n] their keys (prefix:rl:...),
+-- ARGV[11..10+2n] their (emission, tolerance) in µs; checked before anything else of the join
+-- (a limited join counts nothing, uses no proof), in this call rather than one of their own.
 -- -> describe() | {'NOT_FOUND'} | {'QUEUE_OFF'} | {'FULL'} | {'PAUSED'} (new joiners only)
 --    | {'POW_REQUIRED' | 'POW_STALE' | 'POW_REPLAYED', difficulty, nowMs}
+--    | {'RATE_LIMITED', retryAfterMs}
 local prefix = ARGV[1]
 local info = redis.call('HMGET', KEYS[1], 'total', 'q', 'start', 'qpow', 'paused')
 if not info[1] then return {'NOT_FOUND'} end
 if info[2] ~= '1' then return {'QUEUE_OFF'} end
-local now = now_ms()
+local now_u = now_us()  -- one TIME call for the limits and the join
+local now = math.floor(now_u / 1000)
+local nlimits = tonumber(ARGV[10] or '0') or 0
+if nlimits > 0 then
+  local wait = rate_limit(KEYS, 2, ARGV, 11, nlimits, now_u)
+  if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
+end
 local pow = tonumber(info[4]) or 0
 local pow_key, pow_exp = nil, 0
 if pow > 0 then
