@@ -69,5 +69,43 @@ TEST(QueueScriptsTest, TheJoinLimitIsCheckedInTheJoinsOwnCall) {
   EXPECT_EQ(Join(s, prefix, "eager", "t3", {}).rfind("OK t1 waiting", 0), 0u);
 }
 
+// Nothing of a line lives forever (Redis runs with noeviction), though a join no longer pushes
+// every key's expiry: each of the line's keys expires a day (the retain time) to a day and an
+// hour after the last join, and a key the line makes again after it emptied gets an expiry
+// from the next join too.
+TEST(QueueScriptsTest, EveryKeyOfTheLineExpiresADayAfterTheLastJoin) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9300003;
+  const auto prefix = purchase::keys::Prefix(product);
+  const auto info = purchase::keys::Info(prefix);
+  const std::vector<std::string> line_keys{prefix + ":q:line", prefix + ":q:seen",
+                                           prefix + ":q:stats"};
+  for (const auto& k : line_keys) s.Redis({"DEL", k});
+  s.Redis({"DEL", info, prefix + ":q:u:k1", prefix + ":q:u:k2", prefix + ":q:u:k3"});
+  s.Redis({"HSET", info, "total", "10", "name", "x", "q", "1", "qrate", "10", "qmax", "10",
+           "qttl", "60"});
+  const auto now_ms = [&] {
+    return std::stoll(s.Redis({"EVAL", "local t = redis.call('TIME') return t[1] * 1000", "0"}));
+  };
+  const long long day = 86'400'000, hour = 3'600'000;
+  auto expect_kept = [&](const std::string& when) {
+    const long long now = now_ms();
+    for (const auto& k : line_keys) {
+      const long long at = std::stoll(s.Redis({"PEXPIRETIME", k}));
+      EXPECT_GE(at, now + day - 2000) << k << " " << when;
+      EXPECT_LE(at, now + day + hour + 2000) << k << " " << when;
+    }
+  };
+  ASSERT_EQ(Join(s, prefix, "k1", "t1", {}).rfind("OK", 0), 0u);
+  expect_kept("after the first join");
+  ASSERT_EQ(Join(s, prefix, "k2", "t2", {}).rfind("OK", 0), 0u);
+  expect_kept("after a second join");
+  // The line emptied and is made again (here: its keys lose their expiry): the next join gives
+  // them one.
+  for (const auto& k : line_keys) s.Redis({"PERSIST", k});
+  ASSERT_EQ(Join(s, prefix, "k3", "t3", {}).rfind("OK", 0), 0u);
+  expect_kept("after a join that found keys without an expiry");
+}
+
 }  // namespace
 }  // namespace ticketing::queue

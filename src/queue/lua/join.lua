@@ -62,11 +62,14 @@ else
     order = FIFO_BASE + redis.call('INCR', prefix .. ':q:seq')
   end
   local tkey = prefix .. ':q:t:' .. ticket
-  redis.call('ZADD', prefix .. ':q:line', order, ticket)
-  redis.call('ZADD', prefix .. ':q:seen', now, ticket)
-  redis.call('HSET', tkey, 'user', ARGV[2], 'state', 'waiting', 'joined', now, 'order', order)
-  redis.call('PEXPIREAT', tkey, keep)
-  redis.call('SET', ukey, ticket, 'PXAT', keep)
+  -- Redis turns every number handed to redis.call into text (snprintf): each once. The times
+  -- are below 10^14 ms, which tostring writes whole; the order may not be ('%d' is exact).
+  local orders, nows, keeps = string.format('%d', order), tostring(now), tostring(keep)
+  redis.call('ZADD', prefix .. ':q:line', orders, ticket)
+  redis.call('ZADD', prefix .. ':q:seen', nows, ticket)
+  redis.call('HSET', tkey, 'user', ARGV[2], 'state', 'waiting', 'joined', nows, 'order', orders)
+  redis.call('PEXPIREAT', tkey, keeps)
+  redis.call('SET', ukey, ticket, 'PXAT', keeps)
 end
 -- The join happened (a new place or the one the buyer had): the proof is used.
 if pow_key then redis.call('SET', pow_key, '1', 'PXAT', pow_exp) end
