@@ -41,8 +41,6 @@ local function potential_units(prefix)
   return math.max(avail, 0) + math.max(held, 0)
 end
 
--- {'OK', ticket, state, rank (-1 if not waiting), lineLength, admissionExpiryMs, soldOut 0/1,
---  nowMs, enabled 0/1, admitPerSecond, saleStartsAtMs (0 if open)}
 -- When an admission that ends at `adm` (ms) ends, seen at `now`: while the sale is paused its
 -- clock stands still (product_pause.lua moves it on at the resume), so one still good at the
 -- pause's start is good for the time it had left then, counted from now.
@@ -53,6 +51,8 @@ local function admission_end(info_key, adm, now)
   return adm
 end
 
+-- {'OK', ticket, state, rank (-1 if not waiting), lineLength, admissionExpiryMs, soldOut 0/1,
+--  nowMs, enabled 0/1, admitPerSecond, saleStartsAtMs (0 if open)}
 local function describe(prefix, info_key, ticket, now)
   local info = redis.call('HMGET', info_key, 'q', 'qrate', 'start')
   local t = redis.call('HMGET', prefix .. ':q:t:' .. ticket, 'state', 'adm')
