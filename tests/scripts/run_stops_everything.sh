@@ -5,7 +5,18 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/run-stop-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+run_pid=
+# Whatever happens, scripts/run goes with the test (a failure before the Ctrl-C left its server,
+# redis-server and mariadbd running).
+finish() {
+    if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
+        kill -INT -- "-$run_pid" 2>/dev/null || true
+        for _ in $(seq 1 300); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$run_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap finish EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
