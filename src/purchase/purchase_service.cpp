@@ -176,9 +176,7 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
                                   admission_ticket, idempotency_key};
     if (attempt == 0 && !limits.empty()) {
       // Counted once per request: a retry after a rebuild or an id collision is not another.
-      args.push_back(std::to_string(limits.keys.size()));
-      keys.insert(keys.end(), limits.keys.begin(), limits.keys.end());
-      args.insert(args.end(), limits.specs.begin(), limits.specs.end());
+      limits.AppendTo(keys, args);
     }
     redis::Value reply;
     bool withdrawn = false;

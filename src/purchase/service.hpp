@@ -45,6 +45,13 @@ struct RateChecks {
   std::vector<std::string> keys;
   std::vector<std::string> specs;
   bool empty() const { return keys.empty(); }
+  // Hands them to a script that folds them in (reserve.lua, join.lua): their count as the next
+  // argument, then the specs; the keys after the script's own.
+  void AppendTo(std::vector<std::string>& script_keys, std::vector<std::string>& args) const {
+    args.push_back(std::to_string(keys.size()));
+    script_keys.insert(script_keys.end(), keys.begin(), keys.end());
+    args.insert(args.end(), specs.begin(), specs.end());
+  }
 };
 
 // A product's waiting room (see src/queue/README.md).

@@ -6,7 +6,7 @@
 -- -> {inRedis 0/1, available, heldUnits, confirmingUnits, expired, cancelled, paused 0/1}
 local prefix = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, 0, 0, 0, 0} end
-local held, confirming = live_from_counters(prefix, {})
+local held, confirming = live_units(prefix, -1, {})
 local stats = redis.call('HMGET', prefix .. ':stats', 'expired', 'cancelled')
 local paused = 0
 if redis.call('HGET', KEYS[1], 'paused') == '1' then paused = 1 end

@@ -92,42 +92,29 @@ local function restore_held(prefix, rid, hkey)
 end
 
 -- Units in a product's live holds (held and confirming), leaving out the holds in `sold` (a set
--- of reservation ids whose order is committed), and the ids of the confirming ones counted.
--- From the counters the scripts keep, O(confirms in flight + #sold): prefix:held (less the held
--- holds in `sold`) and the holds in prefix:confirming still confirming.
-local function live_from_counters(prefix, sold)
-  local held = tonumber(redis.call('GET', prefix .. ':held') or '0')
-  for rid in pairs(sold) do
-    local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-    if h[1] == 'held' then held = held - tonumber(h[2]) end
-  end
-  local confirming, ids = 0, {}
-  for _, rid in ipairs(redis.call('SMEMBERS', prefix .. ':confirming')) do
-    if not sold[rid] then
-      local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-      if h[1] == 'confirming' then
-        confirming = confirming + tonumber(h[2])
-        ids[#ids + 1] = rid
-      end
-    end
-  end
-  return held, confirming, ids
-end
-
--- The same count, read from every live hold (prefix:exp) when the product has at most
--- `max_walk` of them (O(live holds): what the counters should say), else from the counters.
--- The 4th result says which (true: read from the holds).
+-- of reservation ids whose order is committed), the ids of the confirming ones counted, and
+-- whether every live hold was read. Read from every live hold (prefix:exp) when the product has
+-- at most `max_walk` of them (O(live holds): what the counters should say); else (max_walk -1:
+-- always) from the counters the scripts keep, O(confirms in flight + #sold): prefix:held, less
+-- the held holds in `sold`, and the holds in prefix:confirming still confirming.
 local function live_units(prefix, max_walk, sold)
   local exp_key = prefix .. ':exp'
-  if redis.call('ZCARD', exp_key) > tonumber(max_walk) then
-    local held, confirming, ids = live_from_counters(prefix, sold)
-    return held, confirming, ids, false
+  local walked = redis.call('ZCARD', exp_key) <= tonumber(max_walk)
+  local held, confirming, ids, rids = 0, 0, {}, nil
+  if walked then
+    rids = redis.call('ZRANGE', exp_key, 0, -1)
+  else
+    held = tonumber(redis.call('GET', prefix .. ':held') or '0')
+    for rid in pairs(sold) do
+      local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
+      if h[1] == 'held' then held = held - tonumber(h[2]) end
+    end
+    rids = redis.call('SMEMBERS', prefix .. ':confirming')
   end
-  local held, confirming, ids = 0, 0, {}
-  for _, rid in ipairs(redis.call('ZRANGE', exp_key, 0, -1)) do
+  for _, rid in ipairs(rids) do
     if not sold[rid] then
       local h = redis.call('HMGET', prefix .. ':h:' .. rid, 'state', 'qty')
-      if h[1] == 'held' then
+      if h[1] == 'held' and walked then
         held = held + tonumber(h[2])
       elseif h[1] == 'confirming' then
         confirming = confirming + tonumber(h[2])
@@ -135,7 +122,7 @@ local function live_units(prefix, max_walk, sold)
       end
     end
   end
-  return held, confirming, ids, true
+  return held, confirming, ids, walked
 end
 
 -- Rate limits (src/abuse/README.md): GCRA over Redis TIME, shared by every server. keys[k0+i]
