@@ -115,6 +115,8 @@ purchase::RateChecks Guard::Checks(Action a, std::int64_t product_id, std::strin
   const bool use_address = by_address.on() && !address.empty();
   if (!by_buyer.on() && !use_address) return out;
   const std::string prefix = purchase::keys::Prefix(product_id);
+  out.keys.reserve(2);
+  out.specs.reserve(4);
   if (by_buyer.on()) {
     std::string key = prefix;
     key.append(kActionKeys[i]).append("b:").append(user);

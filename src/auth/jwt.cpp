@@ -35,17 +35,22 @@ std::string RandomHex(std::size_t bytes) {
   return out;
 }
 
-std::string Base64UrlEncode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+std::size_t Base64UrlEncodeTo(std::string_view data, char* out) {
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out),
                           reinterpret_cast<const unsigned char*>(data.data()),
                           static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+  auto len = static_cast<std::size_t>(n);
+  while (len > 0 && out[len - 1] == '=') --len;
+  for (std::size_t i = 0; i < len; ++i) {
+    if (out[i] == '+') out[i] = '-';
+    else if (out[i] == '/') out[i] = '_';
   }
+  return len;
+}
+
+std::string Base64UrlEncode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  out.resize(Base64UrlEncodeTo(data, out.data()));
   return out;
 }
 
@@ -100,16 +105,21 @@ EVP_MAC_CTX* KeyedContext(std::string_view key) {
 
 }  // namespace
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
+Sha256Mac HmacSha256Raw(std::string_view key, std::string_view data) {
   EVP_MAC_CTX* ctx = KeyedContext(key);
-  unsigned char out[EVP_MAX_MD_SIZE];
+  Sha256Mac out;
   size_t len = 0;
   if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
       EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(ctx, out, &len, sizeof out) != 1) {
+      EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size()) {
     throw std::runtime_error("HMAC-SHA256 failed");
   }
-  return std::string(reinterpret_cast<char*>(out), len);
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  const Sha256Mac mac = HmacSha256Raw(key, data);
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
 bool SafeEqual(std::string_view a, std::string_view b) {
@@ -208,7 +218,11 @@ std::optional<JwtCodec::Verified> JwtCodec::VerifyToken(std::string_view token,
   }
   // The signature as text, not decoded: base64url leaves 2 bits of the last character unused, so
   // a decoded comparison would also accept 3 other spellings of every token.
-  if (!SafeEqual(token.substr(d2 + 1), Base64UrlEncode(HmacSha256(secret_, token.substr(0, d2))))) {
+  const Sha256Mac mac = HmacSha256Raw(secret_, token.substr(0, d2));
+  char signature[4 * ((sizeof mac + 2) / 3) + 1];
+  const std::size_t signature_size = Base64UrlEncodeTo(
+      std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()), signature);
+  if (!SafeEqual(token.substr(d2 + 1), std::string_view(signature, signature_size))) {
     return std::nullopt;
   }
 

@@ -1,5 +1,7 @@
 #pragma once
 // HS256 JSON Web Tokens (RFC 7519) with OpenSSL's HMAC, for buyer and admin identity.
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,10 +17,16 @@ struct Identity {
 
 // base64url without padding (RFC 4648 §5), via OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock.
 std::string Base64UrlEncode(std::string_view data);
+// The same into `out`, which has room for 4 * ((data.size() + 2) / 3) + 1 characters; returns
+// how many it wrote.
+std::size_t Base64UrlEncodeTo(std::string_view data, char* out);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
+// The same in an array (no allocation, for the per-request callers).
+using Sha256Mac = std::array<unsigned char, 32>;
+Sha256Mac HmacSha256Raw(std::string_view key, std::string_view data);
 
 // `bytes` random bytes from OpenSSL's CSPRNG as lowercase hex (2 x bytes characters).
 std::string RandomHex(std::size_t bytes);

@@ -23,8 +23,9 @@ std::string NewReservationId(std::int64_t product_id) {
   std::memcpy(bytes, pool + used, sizeof bytes);
   used += sizeof bytes;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = std::to_string(product_id);
-  out.push_back('-');
+  std::string out;
+  out.reserve(20 + 1 + 2 * sizeof bytes);
+  out.append(std::to_string(product_id)).push_back('-');
   for (unsigned char b : bytes) {
     out.push_back(kHex[b >> 4]);
     out.push_back(kHex[b & 15]);
@@ -52,10 +53,10 @@ constexpr std::size_t kMacHex = 12;
 }  // namespace
 
 std::string SignedIds::Mac(std::string_view head, std::string_view user) const {
-  std::string data(head);
-  data.push_back('|');
-  data.append(user);
-  const std::string raw = auth::HmacSha256(key_, data);
+  std::string data;
+  data.reserve(head.size() + 1 + user.size());
+  data.append(head).append(1, '|').append(user);
+  const auth::Sha256Mac raw = auth::HmacSha256Raw(key_, data);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(kMacHex);

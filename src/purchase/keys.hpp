@@ -11,16 +11,23 @@ namespace ticketing::purchase::keys {
 inline std::string Prefix(std::int64_t product_id) {
   return "{p:" + std::to_string(product_id) + "}";
 }
+// a + b + c in one allocation (at most).
+inline std::string Concat(std::string_view a, std::string_view b, std::string_view c = {}) {
+  std::string out;
+  out.reserve(a.size() + b.size() + c.size());
+  out.append(a).append(b).append(c);
+  return out;
+}
 inline std::string Info(const std::string& prefix) { return prefix + ":info"; }
 inline std::string Available(const std::string& prefix) { return prefix + ":avail"; }
 inline std::string Expiry(const std::string& prefix) { return prefix + ":exp"; }
 inline std::string Hold(const std::string& prefix, std::string_view rid) {
-  return prefix + ":h:" + std::string(rid);
+  return Concat(prefix, ":h:", rid);
 }
 // Redis Cluster: the run id of the node this product was last rebuilt on (rebuild.hpp).
 inline std::string Epoch(const std::string& prefix) { return prefix + ":epoch"; }
 inline std::string User(const std::string& prefix, std::string_view user) {
-  return prefix + ":u:" + std::string(user);
+  return Concat(prefix, ":u:", user);
 }
 // Set of product ids the sweepers visit (not tagged: used on its own).
 inline constexpr std::string_view kProducts = "ticketing:products";

@@ -142,6 +142,49 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveWithAdmission(
                         std::move(idempotency_key), RateChecks{});
 }
 
+namespace {
+
+// What reserve.lua's reply says, except NOT_FOUND and DUPLICATE (nullopt: the caller rebuilds
+// the product or draws another id). A plain function, so that its Reservations do not make
+// ReserveLimited's coroutine frame larger than Asio recycles (~1 KiB): past that, every
+// reserve allocates the frame anew.
+std::optional<Result<Reservation>> ReserveAnswer(const redis::Value& reply, const std::string& rid,
+                                                 std::int64_t product_id, int quantity,
+                                                 SoldOutBoard* sold_out) {
+  const auto& tag = Tag(reply);
+  if (tag == "RATE_LIMITED") {
+    Registry::Get().Count(Event::kRateLimited);
+    Reservation r;
+    r.retry_after_ms = reply.elements.size() > 1 ? reply.elements[1].integer : 1000;
+    return Result<Reservation>{Outcome::kRateLimited, std::move(r)};
+  }
+  if (tag == "OK") {
+    if (sold_out) sold_out->SeenAvailable(product_id, reply.elements[2].integer, reply.written_at);
+    Registry::Get().Count(Event::kHoldCreated);
+    Reservation r{
+        rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
+    return Result<Reservation>{Outcome::kOk, std::move(r)};
+  }
+  if (tag == "REPEATED") {
+    const auto& e = reply.elements;
+    if (e[2].integer != quantity) return Result<Reservation>{Outcome::kIdempotencyConflict, {}};
+    Reservation r{e[1].str, product_id, quantity, e[3].str, e[4].integer, e[5].integer, true};
+    if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
+    return Result<Reservation>{Outcome::kOk, std::move(r)};
+  }
+  if (tag == "SOLD_OUT") {
+    if (sold_out) sold_out->SeenAvailable(product_id, reply.elements[1].integer, reply.written_at);
+    return Result<Reservation>{Outcome::kSoldOut, {}};
+  }
+  if (tag == "LIMIT_REACHED") return Result<Reservation>{Outcome::kLimitReached, {}};
+  if (tag == "SALE_NOT_OPEN") return Result<Reservation>{Outcome::kSaleNotOpen, {}};
+  if (tag == "SALE_PAUSED") return Result<Reservation>{Outcome::kSalePaused, {}};
+  if (tag == "NOT_ADMITTED") return Result<Reservation>{Outcome::kNotAdmitted, {}};
+  return std::nullopt;
+}
+
+}  // namespace
+
 net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
     std::string user, std::int64_t product_id, int quantity, std::string admission_ticket,
     std::string idempotency_key, RateChecks limits) {
@@ -169,14 +212,27 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
   for (int attempt = 0;; ++attempt) {
     auto rid = ids_.New(product_id, user);
     // Named vectors: GCC 12 cannot keep a braced list's array alive across co_await in a loop.
-    std::vector<std::string> keys{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
-                                  keys::User(prefix, user), keys::Hold(prefix, rid)};
-    std::vector<std::string> args{user, std::to_string(quantity), rid,
-                                  std::to_string(options_.default_hold_seconds), prefix,
-                                  admission_ticket, idempotency_key};
-    if (attempt == 0 && !limits.empty()) {
+    // Sized for the limits up front, so that appending them does not move every string again.
+    const bool limited = attempt == 0 && !limits.empty();
+    std::vector<std::string> keys;
+    keys.reserve(5 + (limited ? limits.keys.size() : 0));
+    keys.push_back(keys::Info(prefix));
+    keys.push_back(keys::Available(prefix));
+    keys.push_back(keys::Expiry(prefix));
+    keys.push_back(keys::User(prefix, user));
+    keys.push_back(keys::Hold(prefix, rid));
+    std::vector<std::string> args;
+    args.reserve(7 + (limited ? 1 + limits.specs.size() : 0));
+    args.push_back(user);
+    args.push_back(std::to_string(quantity));
+    args.push_back(rid);
+    args.push_back(std::to_string(options_.default_hold_seconds));
+    args.push_back(prefix);
+    args.push_back(admission_ticket);
+    args.push_back(idempotency_key);
+    if (limited) {
       // Counted once per request: a retry after a rebuild or an id collision is not another.
-      limits.AppendTo(keys, args);
+      std::move(limits).AppendTo(keys, args);
     }
     redis::Value reply;
     bool withdrawn = false;
@@ -189,40 +245,15 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
       Registry::Get().Count(Event::kSoldOutFlagHit);
       co_return Result<Reservation>{Outcome::kSoldOut, {}};
     }
+    if (auto done = ReserveAnswer(reply, rid, product_id, quantity, options_.sold_out)) {
+      co_return std::move(*done);
+    }
     const auto& tag = Tag(reply);
-    if (tag == "RATE_LIMITED") {
-      Registry::Get().Count(Event::kRateLimited);
-      Reservation r;
-      r.retry_after_ms = reply.elements.size() > 1 ? reply.elements[1].integer : 1000;
-      co_return Result<Reservation>{Outcome::kRateLimited, std::move(r)};
-    }
-    if (tag == "OK") {
-      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[2].integer, reply.written_at);
-      Registry::Get().Count(Event::kHoldCreated);
-      Reservation r{
-          rid, product_id, quantity, "held", reply.elements[1].integer, reply.elements[3].integer};
-      co_return Result<Reservation>{Outcome::kOk, std::move(r)};
-    }
-    if (tag == "REPEATED") {
-      const auto& e = reply.elements;
-      if (e[2].integer != quantity) co_return Result<Reservation>{Outcome::kIdempotencyConflict, {}};
-      Reservation r{e[1].str, product_id, quantity, e[3].str, e[4].integer, e[5].integer, true};
-      if (r.state == "held" && r.expires_at_ms <= r.now_ms) r.state = "expired";
-      co_return Result<Reservation>{Outcome::kOk, std::move(r)};
-    }
     if (tag == "NOT_FOUND") {
       // Redis lost the product (flushed, or older than it): the database decides, once.
       if (attempt == 0 && co_await RebuildProductIfInDatabase(db_, options_, product_id)) continue;
       co_return Result<Reservation>{Outcome::kProductNotFound, {}};
     }
-    if (tag == "SOLD_OUT") {
-      if (options_.sold_out) options_.sold_out->SeenAvailable(product_id, reply.elements[1].integer, reply.written_at);
-      co_return Result<Reservation>{Outcome::kSoldOut, {}};
-    }
-    if (tag == "LIMIT_REACHED") co_return Result<Reservation>{Outcome::kLimitReached, {}};
-    if (tag == "SALE_NOT_OPEN") co_return Result<Reservation>{Outcome::kSaleNotOpen, {}};
-    if (tag == "SALE_PAUSED") co_return Result<Reservation>{Outcome::kSalePaused, {}};
-    if (tag == "NOT_ADMITTED") co_return Result<Reservation>{Outcome::kNotAdmitted, {}};
     // DUPLICATE: the random part of an id collided; draw another.
     if (attempt >= 2)
       throw std::runtime_error(std::string("reserve: reservation id collided again"));

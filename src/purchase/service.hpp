@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -46,11 +47,15 @@ struct RateChecks {
   std::vector<std::string> specs;
   bool empty() const { return keys.empty(); }
   // Hands them to a script that folds them in (reserve.lua, join.lua): their count as the next
-  // argument, then the specs; the keys after the script's own.
-  void AppendTo(std::vector<std::string>& script_keys, std::vector<std::string>& args) const {
+  // argument, then the specs; the keys after the script's own. Moves them there.
+  void AppendTo(std::vector<std::string>& script_keys, std::vector<std::string>& args) && {
     args.push_back(std::to_string(keys.size()));
-    script_keys.insert(script_keys.end(), keys.begin(), keys.end());
-    args.insert(args.end(), specs.begin(), specs.end());
+    script_keys.insert(script_keys.end(), std::make_move_iterator(keys.begin()),
+                       std::make_move_iterator(keys.end()));
+    args.insert(args.end(), std::make_move_iterator(specs.begin()),
+                std::make_move_iterator(specs.end()));
+    keys.clear();
+    specs.clear();
   }
 };
 

@@ -96,7 +96,7 @@ net::awaitable<Result<Place>> QueueService::JoinWithProof(std::string user,
                           std::to_string(proof.expires_at_ms), std::to_string(proof.difficulty));
   if (!limits.empty()) {
     // In the join's own call: no round trip or script call of their own (KEYS[2..], ARGV[10..]).
-    limits.AppendTo(keys, args);
+    std::move(limits).AppendTo(keys, args);
   }
   auto reply = co_await redis_.Eval(Scripts::Get().join, keys, args);
   const auto& tag = Tag(reply);
