@@ -6,7 +6,8 @@
 // [off|on|both] [plain|queue]; off or on alone runs one mode only, e.g. for a redis-server under
 // callgrind (instructions per reserve, stable on a noisy machine: see bench/README.md). queue:
 // the product has a waiting room, and each buyer reserves with an admission written for them
-// beforehand (outside the measured EVALSHA).
+// beforehand (outside the measured EVALSHA). reserve_script_bench --print join prints join.lua
+// as the server sends it (its prelude linked in), for bench/join-cost.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "abuse/guard.hpp"
 #include "purchase/keys.hpp"
 #include "purchase/scripts.hpp"
+#include "queue/scripts.hpp"
 #include "redis/blocking_client.hpp"
 
 namespace {
@@ -41,6 +43,14 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: reserve_script_bench PORT [REQUESTS_PER_ROUND] [ROUNDS]\n");
+    return 2;
+  }
+  if (std::string(argv[1]) == "--print") {
+    if (argc > 2 && std::string(argv[2]) == "join") {
+      std::fputs(queue::Scripts::Get().join.source.c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "reserve_script_bench --print join\n");
     return 2;
   }
   const auto port = static_cast<std::uint16_t>(std::stoi(argv[1]));

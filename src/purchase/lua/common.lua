@@ -1,4 +1,7 @@
--- Prepended to every purchase script at build time.
+-- The purchase scripts' prelude: each script gets the definitions below that it uses (and
+-- those they use) in front of it, when the server starts (redis::LinkPrelude). Redis builds
+-- every function of a script's text on every call, so an unused one costs each call about 1k
+-- instructions. Only definitions at the top level (`local function f`, `local NAME = ...`).
 -- Keys of product P share the hash tag {p:P}: prefix = '{p:P}'. Scripts derive hold and user
 -- keys from the prefix; they are in the slot of KEYS[1], so a Redis Cluster routes them together.
 -- Per-buyer keys (units held or bought, live holds) live a day past their last use. Keys per

@@ -1,4 +1,5 @@
--- Prepended (after src/purchase/lua/common.lua) to every waiting-room script at build time.
+-- The waiting-room scripts' prelude, after src/purchase/lua/common.lua: each script gets the
+-- definitions of both that it uses (redis::LinkPrelude). Only top-level definitions here.
 -- A line's keys share the product's hash tag: prefix = '{p:P}'.
 --   prefix:q:line   zset ticket -> order (pre-queue: random below 2^52; then 2^52 + arrival seq)
 --   prefix:q:seen   zset ticket -> last poll (ms), waiting tickets only
