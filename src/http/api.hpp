@@ -93,6 +93,8 @@ class Api {
   boost::json::object Paced(const queue::Place& place);
   // The bearer token's identity; throws ClientError 401 (or 403 when `admin` is needed).
   const auth::Identity& Identify(const Request& req, bool admin);
+  // The request's bearer token, unverified; throws ClientError 401 when there is none.
+  static std::string_view BearerToken(const Request& req);
 
   purchase::Service& purchase_;
   queue::Service* queue_;

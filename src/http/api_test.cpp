@@ -70,6 +70,26 @@ TEST_F(ApiTest, KnownSoldOutIsAnsweredWithoutAReserve) {
             400);
 }
 
+// The sold-out answer comes before the token's signature is checked (it is the same for every
+// caller); no bearer token at all is still 401, and a product not known sold out checks it.
+TEST_F(ApiTest, KnownSoldOutIsAnsweredBeforeTheTokenIsVerified) {
+  fake_.known_sold_out = true;
+  const std::string forged = Buyer() + "x";
+  auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", forged);
+  EXPECT_EQ(r.result_int(), 409);
+  EXPECT_EQ(Code(r), "SOLD_OUT");
+  auto none = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})");
+  EXPECT_EQ(none.result_int(), 401);
+  EXPECT_EQ(Code(none), "UNAUTHORIZED");
+  auto keyed = CallApi(api_, bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", forged,
+                       {{"Idempotency-Key", "retry-1"}});
+  EXPECT_EQ(keyed.result_int(), 401);
+  fake_.known_sold_out = false;
+  auto in_stock = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", forged);
+  EXPECT_EQ(in_stock.result_int(), 401);
+  EXPECT_EQ(fake_.reserves, 0);
+}
+
 TEST_F(ApiTest, QuantityDefaultsToOne) {
   auto r = Call(bhttp::verb::post, "/purchase/reserve", R"({"productId":7})", Buyer());
   EXPECT_EQ(r.result_int(), 201);

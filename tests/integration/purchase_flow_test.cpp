@@ -254,6 +254,9 @@ TEST_F(PurchaseFlow, ConfirmIsIdempotentAndOwnerOnly) {
 TEST_F(PurchaseFlow, MalformedRequestsGetJsonErrorsAndServerKeepsServing) {
   auto product = CreateProduct(5);
   auto tok = Token("fuzzer");
+  // A bad token is refused on a product with units (a product known to be sold out is answered
+  // 409 before the token is checked: ApiTest.KnownSoldOutIsAnsweredBeforeTheTokenIsVerified).
+  const std::string in_stock = R"({"productId":)" + std::to_string(product) + "}";
   struct Case {
     std::string method, target, body, token;
     int status;
@@ -264,9 +267,9 @@ TEST_F(PurchaseFlow, MalformedRequestsGetJsonErrorsAndServerKeepsServing) {
       {"POST", "/purchase/reserve", R"({"productId":1,"quantity":-5})", tok, 400, "INVALID_REQUEST"},
       {"POST", "/purchase/reserve", R"({"productId":1,"quantity":99999999999})", tok, 400, "INVALID_REQUEST"},
       {"POST", "/purchase/reserve", R"({"productId":999999})", tok, 404, "PRODUCT_NOT_FOUND"},
-      {"POST", "/purchase/reserve", R"({"productId":1})", "", 401, "UNAUTHORIZED"},
-      {"POST", "/purchase/reserve", R"({"productId":1})", "abc.def.ghi", 401, "UNAUTHORIZED"},
-      {"POST", "/purchase/reserve", R"({"productId":1})",
+      {"POST", "/purchase/reserve", in_stock, "", 401, "UNAUTHORIZED"},
+      {"POST", "/purchase/reserve", in_stock, "abc.def.ghi", 401, "UNAUTHORIZED"},
+      {"POST", "/purchase/reserve", in_stock,
        auth::JwtCodec(std::string(40, 'f')).Sign({"x", false}, Now() + 60), 401, "UNAUTHORIZED"},
       {"POST", "/purchase/confirm", R"({"reservationId":"nope"})", tok, 404, "RESERVATION_NOT_FOUND"},
       {"POST", "/purchase/confirm", R"({"reservationId":5})", tok, 400, "INVALID_REQUEST"},
