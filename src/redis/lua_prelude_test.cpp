@@ -8,44 +8,19 @@
 namespace ticketing::redis {
 namespace {
 
-constexpr std::string_view kPrelude =
-    "-- helpers\n"
-    "local LIMIT = 5\n"
-    "local A, B = 1, 2\n"
-    "\n"
-    "-- The time.\n"
-    "-- In ms.\n"
-    "local function now_ms()\n"
-    "  return LIMIT\n"
-    "end\n"
-    "\n"
-    "local function twice(x)\n"
-    "  return now_ms() + x\n"
-    "end\n"
-    "\n"
-    "-- Unused by most.\n"
-    "local function now_msx()\n"
-    "  return {\n"
-    "    1,\n"
-    "  }\n"
-    "end\n";
+// The prelude's definitions, each with the comment and blank line that belong to it.
+const std::string kHead = "-- helpers\nlocal LIMIT = 5\n";
+const std::string kPair = "local A, B = 1, 2\n\n";
+const std::string kNowMs =
+    "-- The time.\n-- In ms.\nlocal function now_ms()\n  return LIMIT\nend\n\n";
+const std::string kTwice = "local function twice(x)\n  return now_ms() + x\nend\n\n";
+const std::string kNowMsx =
+    "-- Unused by most.\nlocal function now_msx()\n  return {\n    1,\n  }\nend\n";
+const std::string kPrelude = kHead + kPair + kNowMs + kTwice + kNowMsx;
 
 TEST(LinkPrelude, KeepsWhatTheBodyUsesAndWhatThatUses) {
-  const std::string out = LinkPrelude(kPrelude, "return twice(1)\n");
-  EXPECT_EQ(out,
-            "-- helpers\n"
-            "local LIMIT = 5\n"
-            "-- The time.\n"
-            "-- In ms.\n"
-            "local function now_ms()\n"
-            "  return LIMIT\n"
-            "end\n"
-            "\n"
-            "local function twice(x)\n"
-            "  return now_ms() + x\n"
-            "end\n"
-            "\n"
-            "return twice(1)\n");
+  EXPECT_EQ(LinkPrelude(kPrelude, "return twice(1)\n"),
+            kHead + kNowMs + kTwice + "return twice(1)\n");
 }
 
 TEST(LinkPrelude, MatchesWholeWordsOnly) {
@@ -53,11 +28,11 @@ TEST(LinkPrelude, MatchesWholeWordsOnly) {
   const std::string out = LinkPrelude(kPrelude, "return now_msx(), my_twice\n");
   EXPECT_EQ(out.find("local function now_ms()"), std::string::npos);
   EXPECT_EQ(out.find("local function twice"), std::string::npos);
-  EXPECT_NE(out.find("local function now_msx()\n  return {\n    1,\n  }\nend\n"), std::string::npos);
+  EXPECT_NE(out.find(kNowMsx), std::string::npos);
 }
 
 TEST(LinkPrelude, KeepsEveryNameOfAMultipleDefinition) {
-  EXPECT_NE(LinkPrelude(kPrelude, "return B\n").find("local A, B = 1, 2\n"), std::string::npos);
+  EXPECT_NE(LinkPrelude(kPrelude, "return B\n").find(kPair), std::string::npos);
   EXPECT_EQ(LinkPrelude(kPrelude, "return 1\n"), "return 1\n");
 }
 
