@@ -509,8 +509,8 @@ std::string_view Api::BearerToken(const Request& req) {
   return {h.data() + kBearer.size(), h.size() - kBearer.size()};
 }
 
-const auth::Identity& Api::Identify(const Request& req, bool admin) {
-  const auth::Identity* who = tokens_.Verify(BearerToken(req), now_seconds_());
+const auth::Identity& Api::Identify(std::string_view token, bool admin) {
+  const auth::Identity* who = tokens_.Verify(token, now_seconds_());
   if (!who) throw ClientError{401, "UNAUTHORIZED", "invalid or expired token"};
   if (admin && !who->admin) throw ClientError{403, "FORBIDDEN", "admin role required"};
   return *who;
@@ -540,7 +540,7 @@ struct Api::Handlers {
     if (idempotency_key.empty() && api.purchase_.KnownSoldOut(product_id, quantity)) {
       return Ready(FromOutcome(Outcome::kSoldOut));
     }
-    m.who = api.Identify(req, false);
+    m.who = api.Identify(m.token, false);
     // A presented admission token must be genuine, this buyer's and this product's; whether
     // it is still unused (and needed at all) the reserve decides atomically.
     std::string ticket;
@@ -971,8 +971,8 @@ struct RouteEntry {
   unsigned status;
   std::string_view response;
   std::string_view query;
-  // The handler calls Identify itself (after answers that need no identity); Select only
-  // requires a bearer token to be there.
+  // The handler calls Identify with Match::token itself (after answers that need no
+  // identity); Select only requires a bearer token to be there.
   bool identifies_itself = false;
 };
 
@@ -1118,10 +1118,9 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
       continue;
     }
     route = static_cast<int>(i);
-    if (r.identifies_itself) {
-      BearerToken(req);
-    } else if (r.access != Access::kPublic) {
-      m.who = Identify(req, r.access == Access::kAdmin);
+    if (r.access != Access::kPublic) {
+      m.token = BearerToken(req);
+      if (!r.identifies_itself) m.who = Identify(m.token, r.access == Access::kAdmin);
     }
     m.peer = peer;
     return r.handler(*this, req, std::move(m));

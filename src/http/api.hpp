@@ -61,6 +61,7 @@ class Api {
   struct Match {
     std::array<std::string_view, 2> params{};
     auth::Identity who;
+    std::string_view token;  // the bearer token (unverified) of a route that is not public
     net::ip::address peer;
   };
   // The route handlers (api.cpp, where the route table names them), each a function of (api,
@@ -91,8 +92,8 @@ class Api {
                                                       std::optional<Response>& refused);
   // A place in line as the join and status routes answer it, with the pace of the next poll.
   boost::json::object Paced(const queue::Place& place);
-  // The bearer token's identity; throws ClientError 401 (or 403 when `admin` is needed).
-  const auth::Identity& Identify(const Request& req, bool admin);
+  // The identity of a bearer token; throws ClientError 401 (or 403 when `admin` is needed).
+  const auth::Identity& Identify(std::string_view token, bool admin);
   // The request's bearer token, unverified; throws ClientError 401 when there is none.
   static std::string_view BearerToken(const Request& req);
 

@@ -53,10 +53,7 @@ constexpr std::size_t kMacHex = 12;
 }  // namespace
 
 std::string SignedIds::Mac(std::string_view head, std::string_view user) const {
-  std::string data;
-  data.reserve(head.size() + 1 + user.size());
-  data.append(head).append(1, '|').append(user);
-  const auth::Sha256Mac raw = auth::HmacSha256Raw(key_, data);
+  const auth::Sha256Mac raw = auth::HmacSha256Raw(key_, Concat(head, "|", user));
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(kMacHex);
