@@ -276,6 +276,9 @@ function select(id) {
   titleLists();
   pages.holds.cursor = '';
   pages.orders.cursor = '';
+  // Another product's rows (and their refund buttons) never stay on show under this title.
+  $('holds').tBodies[0].replaceChildren();
+  $('orders').tBodies[0].replaceChildren();
   loadLists();
   renderChart();
 }

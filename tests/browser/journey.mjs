@@ -347,11 +347,22 @@ try {
   assert.equal((await api('GET', `/admin/products/${pid}`)).body.paused, false);
   await D.click(`tr[data-id="${pid}"] button:text("Sync")`);
   await D.waitForFunction(() => /Stock synced/.test(document.getElementById('toast').textContent), null, { timeout: 10000 });
+  // The refund button is the encore's order's own: until the encore's list has loaded, the
+  // previous product's rows (with their own refund buttons) must not be the ones clicked. (CI at
+  // 4cd014d refunded one of the first sale's orders: the page kept the previous product's rows
+  // on show under the new title while the new list loaded.)
+  const encoreOrder = (await api('GET', `/admin/products/${eid}/orders`)).body.items[0].orderId;
+  // The encore's list is held back a second: meanwhile no row of the first sale is on show.
+  const slowList = `**/admin/products/${eid}/orders*`;
+  await D.route(slowList, async (route) => { await new Promise((r) => setTimeout(r, 1000)); await route.continue(); });
   await D.click(`tr[data-id="${eid}"] button[aria-label^="Show chart"]`);
-  await D.waitForSelector('#orders tbody button[id^="refund-"]', { timeout: 15000 });
+  await D.waitForFunction((id) => document.getElementById('lists-title').textContent.includes(`(#${id})`), eid, { timeout: 5000 });
+  assert.equal(await D.locator('#orders tbody tr').count(), 0, 'the first sale\'s orders are not shown under the encore');
+  await D.waitForSelector(`#refund-${encoreOrder}`, { timeout: 15000 });
+  await D.unroute(slowList);
   D.once('dialog', (d) => d.accept());
-  await D.click('#orders tbody button[id^="refund-"]');
-  await D.waitForFunction(() => /refunded/.test(document.getElementById('toast').textContent), null, { timeout: 10000 });
+  await D.click(`#refund-${encoreOrder}`);
+  await D.waitForFunction((id) => document.getElementById('toast').textContent === `Order ${id} refunded`, encoreOrder, { timeout: 10000 });
   const refunded = await api('GET', `/admin/products/${eid}/orders`);
   assert.equal(refunded.body.items[0].state, 'refunded');
   // The refunded unit goes back on sale, and the buyer still waiting in the encore's line gets it
