@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-ORDER = ["nginx", "health", "a", "b", "c", "ob", "oc", "d", "q", "e"]
+ORDER = ["nginx", "health", "a", "b", "c", "ob", "oc", "wrk-nginx", "wrk-health", "wrk-c", "d", "q", "e"]
 
 
 def samples(path):
