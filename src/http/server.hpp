@@ -65,6 +65,8 @@ class Server {
   // Requests being handled or answered right now (for the drain on shutdown: a request counts
   // until its answer is written).
   int InFlight() const { return state_->in_flight.load(); }
+  // Connections accepted and not yet closed.
+  int Connections() const { return state_->connections.load(); }
   std::uint16_t port() const { return bound_port_; }
 
   struct State {
