@@ -133,25 +133,13 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-}  // namespace
-
-struct Server::Shard {
-  Shard(net::io_context& ctx, Handler h)
-      : executor(ctx.get_executor()), acceptor(ctx), handler(std::move(h)) {}
-  net::io_context::executor_type executor;
-  tcp::acceptor acceptor;
-  Handler handler;
-};
-
-namespace {
-
 // Connections taken from the kernel's queue per wake-up of a shard's accept loop.
 constexpr int kAcceptBurst = 64;
 
-// Serves an accepted connection, or closes it when the server holds its maximum.
-template <class Shard>
-void Admit(Shard& shard, tcp::socket socket, const ServerOptions& options,
-           const std::shared_ptr<Server::State>& state) {
+// Serves an accepted connection on `executor` with `handler`, or closes it when the server
+// holds its maximum.
+void Admit(const net::io_context::executor_type& executor, Handler& handler, tcp::socket socket,
+           const ServerOptions& options, const std::shared_ptr<Server::State>& state) {
   if (state->connections.fetch_add(1) >= options.max_connections) {
     state->connections.fetch_sub(1);
     beast::error_code ignored;
@@ -163,11 +151,19 @@ void Admit(Shard& shard, tcp::socket socket, const ServerOptions& options,
   // Every handler of the connection runs through this executor (and so with the current
   // request's trace context), its I/O objects keep the plain one.
   auto trace = std::make_shared<TraceSlot>();
-  net::co_spawn(TracedExecutor(shard.executor, trace),
-                Session(std::move(socket), shard.handler, options, state, trace), net::detached);
+  net::co_spawn(TracedExecutor(executor, trace),
+                Session(std::move(socket), handler, options, state, trace), net::detached);
 }
 
 }  // namespace
+
+struct Server::Shard {
+  Shard(net::io_context& ctx, Handler h)
+      : executor(ctx.get_executor()), acceptor(ctx), handler(std::move(h)) {}
+  net::io_context::executor_type executor;
+  tcp::acceptor acceptor;
+  Handler handler;
+};
 
 Server::Server(std::vector<net::io_context*> contexts, ServerOptions options,
                std::function<Handler(std::size_t)> make_handler)
@@ -215,7 +211,7 @@ void Server::Start() {
               co_await t.async_wait(kTuple);
               continue;
             }
-            Admit(*shard, std::move(socket), options, state);
+            Admit(shard->executor, shard->handler, std::move(socket), options, state);
             // Then every connection already waiting, up to a bound, without a round trip
             // through the io_context each: a completed accept is queued behind every handler
             // ready on the thread, so under load one accept per round left connections in the
@@ -223,7 +219,7 @@ void Server::Start() {
             for (int n = 1; n < kAcceptBurst && !state->stopping.load(); ++n) {
               tcp::socket more = shard->acceptor.accept(ec);
               if (ec) break;  // would_block: none left (any other error: the next async accept)
-              Admit(*shard, std::move(more), options, state);
+              Admit(shard->executor, shard->handler, std::move(more), options, state);
             }
           }
         },

@@ -10,10 +10,14 @@
 //    command that saw it was sent, so a unit returned on another server is offered again
 //    within `ttl` (the same lag the ticker's flag has). A unit returned by this process
 //    (cancel, expiry, sync) clears it at once, and a reply to a command sent before that
-//    return is not learned.
+//    return is not learned. In the second half of the fact's `ttl`, one reserve per `ttl / 2`
+//    goes on to Redis anyway and renews the fact with its reply: under a stampede the fact
+//    does not run out, which sent every connection's next reserve to Redis at once until a
+//    reply came back (~17% of the 100,000 reserves of bench (a), holds still live).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -36,7 +40,15 @@ class SoldOutBoard {
     if (it == products_.end()) return false;
     const Entry& e = it->second;
     if (e.sold_out) return true;
-    return e.seen >= e.returned && now - e.seen < ttl_ && e.available < quantity;
+    if (e.seen < e.returned || e.available >= quantity) return false;
+    const auto age = now - e.seen;
+    if (age >= ttl_) return false;
+    if (age < ttl_ / 2) return true;
+    // The one reserve per half-ttl that renews the fact (the first to claim the moment).
+    const std::int64_t at = now.time_since_epoch().count();
+    std::int64_t last = e.renewing.load(std::memory_order_relaxed);
+    return !(at - last >= (ttl_ / 2).count() &&
+             e.renewing.compare_exchange_strong(last, at, std::memory_order_relaxed));
   }
   bool CannotReserve(std::int64_t product_id, int quantity) const {
     return CannotReserve(product_id, quantity, Clock::now());
@@ -108,6 +120,9 @@ class SoldOutBoard {
     std::int64_t available = 0;
     Clock::time_point seen{};      // when the command that saw `available` was sent
     Clock::time_point returned{};  // this process's last return of units
+    // When a reserve last went on to Redis to renew `available` (Clock ticks; under the
+    // shared lock, so atomic).
+    mutable std::atomic<std::int64_t> renewing{std::numeric_limits<std::int64_t>::min() / 2};
   };
 
   template <typename F>

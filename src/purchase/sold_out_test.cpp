@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace ticketing::purchase {
 namespace {
 
@@ -29,12 +31,52 @@ TEST(SoldOutBoard, ASeenAvailableCountAnswersLargerReservesForItsTtlOnly) {
   board.SeenAvailable(1, 2, t0);
   EXPECT_FALSE(board.CannotReserve(1, 2, t0 + 10ms));  // 2 of 2 may still succeed
   EXPECT_TRUE(board.CannotReserve(1, 3, t0 + 10ms));
+  EXPECT_FALSE(board.CannotReserve(1, 3, t0 + 60ms));  // second half: one renews it
+  EXPECT_TRUE(board.CannotReserve(1, 3, t0 + 60ms));   // the others do not
   EXPECT_TRUE(board.CannotReserve(1, 3, t0 + 99ms));
   EXPECT_FALSE(board.CannotReserve(1, 3, t0 + 100ms));  // too old: ask Redis again
   board.SeenAvailable(1, 0, t0 + 150ms);
-  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 200ms));
+  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 160ms));
   board.SeenAvailable(1, 5, t0 + 210ms);  // a newer reply with units clears it
   EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 220ms));
+}
+
+// A stampede: a reserve every 0.1 ms, each one that goes on to Redis learned 5 ms later (its
+// SOLD_OUT reply). Before, the fact ran out every ttl and every reserve of the next 5 ms went
+// to Redis (~50 each time, ~500 in the second; in bench (a), ~17,000 of 100,000 reserves).
+// Now one per half-ttl renews it before it runs out.
+TEST(SoldOutBoard, UnderAStampedeOneReservePerHalfTtlRenewsTheFact) {
+  SoldOutBoard board(100ms);
+  const auto t0 = Clock::now();
+  board.SeenAvailable(1, 0, t0);
+  std::vector<Clock::time_point> in_flight;  // sent, answered 5 ms later
+  int to_redis = 0;
+  for (auto t = t0; t < t0 + 1s; t += 100us) {
+    std::erase_if(in_flight, [&](Clock::time_point sent) {
+      if (t < sent + 5ms) return false;
+      board.SeenAvailable(1, 0, sent);
+      return true;
+    });
+    if (!board.CannotReserve(1, 1, t)) {
+      ++to_redis;
+      in_flight.push_back(t);
+    }
+  }
+  EXPECT_LE(to_redis, 20);  // one per 50 ms
+  EXPECT_GE(to_redis, 18);  // and the fact is renewed, not kept past its ttl
+}
+
+// A renewal that is never answered (Redis down, the reply lost) does not keep the fact alive:
+// another reserve tries after a half-ttl, and past the ttl every one goes to Redis.
+TEST(SoldOutBoard, AnUnansweredRenewalLetsTheFactRunOut) {
+  SoldOutBoard board(100ms);
+  const auto t0 = Clock::now();
+  board.SeenAvailable(1, 0, t0);
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 50ms));
+  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 51ms));
+  EXPECT_TRUE(board.CannotReserve(1, 1, t0 + 99ms));
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 100ms));
+  EXPECT_FALSE(board.CannotReserve(1, 1, t0 + 100ms));
 }
 
 TEST(SoldOutBoard, AnOlderReplyDoesNotOverwriteANewerOne) {
