@@ -111,20 +111,15 @@ def target(text, value, met):
     print(f"  - {text}: {value} -> {mark}")
 
 
-health, c = reports.get("health"), reports.get("c")
-if health and c:
-    target("sold-out reserve >= 0.9 x /health", f"{c['reqPerSec']:,.0f} / {health['reqPerSec']:,.0f} = "
-           f"{c['reqPerSec'] / health['reqPerSec']:.2f}", c["reqPerSec"] >= 0.9 * health["reqPerSec"])
-if wrk["health"] and wrk["c"]:
-    r = wrk["c"]["reqPerSec"] / wrk["health"]["reqPerSec"]
-    target("sold-out reserve >= 0.9 x /health, with wrk", f"{wrk['c']['reqPerSec']:,.0f} / "
-           f"{wrk['health']['reqPerSec']:,.0f} = {r:.2f}", r >= 0.9)
-b = reports.get("b")
-if b and nginx_rps:
-    target("in-stock reserve >= 0.5 x nginx (issue 8)", f"{b['reqPerSec'] / nginx_rps:.2f}",
-           b["reqPerSec"] >= 0.5 * nginx_rps)
-    target("reserve throughput >= 0.7 x nginx", f"{b['reqPerSec']:,.0f} / {nginx_rps:,.0f} = "
-           f"{b['reqPerSec'] / nginx_rps:.2f}", b["reqPerSec"] >= 0.7 * nginx_rps)
+def ratio_target(text, part, whole, goal):
+    if part and whole:
+        r = part["reqPerSec"] / whole["reqPerSec"]
+        target(text, f"{part['reqPerSec']:,.0f} / {whole['reqPerSec']:,.0f} = {r:.2f}", r >= goal)
+
+
+ratio_target("sold-out reserve >= 0.9 x /health", reports.get("c"), reports.get("health"), 0.9)
+ratio_target("sold-out reserve >= 0.9 x /health, with wrk", wrk["c"], wrk["health"], 0.9)
+ratio_target("in-stock reserve >= 0.5 x nginx", reports.get("b"), nginx, 0.5)
 for key in ("a", "b"):
     r = reports.get(key)
     if r:
