@@ -6,7 +6,9 @@
 // [off|on|both] [plain|queue]; off or on alone runs one mode only, e.g. for a redis-server under
 // callgrind (instructions per reserve, stable on a noisy machine: see bench/README.md). queue:
 // the product has a waiting room, and each buyer reserves with an admission written for them
-// beforehand (outside the measured EVALSHA). reserve_script_bench --print join prints join.lua
+// beforehand (outside the measured EVALSHA). A 6th argument K > 1 sends the reserves K at a
+// time, as the server's batches (reserve_batch.lua; usec_per_call is then per batch).
+// reserve_script_bench --print join prints join.lua
 // as the server sends it (its prelude linked in), for bench/join-cost.
 #include <algorithm>
 #include <chrono>
@@ -16,6 +18,7 @@
 
 #include "abuse/guard.hpp"
 #include "purchase/keys.hpp"
+#include "purchase/reserve_batcher.hpp"
 #include "purchase/scripts.hpp"
 #include "queue/scripts.hpp"
 #include "redis/blocking_client.hpp"
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
   const std::string mode = argc > 4 ? argv[4] : "both";
   const bool queue = argc > 5 && std::string(argv[5]) == "queue";
+  const int batch = argc > 6 ? std::max(1, std::stoi(argv[6])) : 1;
   redis::BlockingConnection r("127.0.0.1", port, std::chrono::milliseconds(5000));
   const auto& scripts = purchase::Scripts::Get();
   const std::int64_t product = 990001;
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
       if ((mode == "off" && limited) || (mode == "on" && !limited)) continue;
       r.Command({"CONFIG", "RESETSTAT"});
       const auto start = std::chrono::steady_clock::now();
+      std::vector<std::vector<std::string>> batch_keys, batch_args;
       for (int i = 0; i < n; ++i) {
         const std::string user =
             "u" + std::to_string(round) + "-" + std::to_string(limited) + "-" + std::to_string(i);
@@ -93,6 +98,31 @@ int main(int argc, char** argv) {
         if (limited) {
           keys.push_back(prefix + ":rl:reserve:b:" + user);
           args.insert(args.end(), {"1", rule.emission, rule.tolerance});
+        }
+        if (batch > 1) {
+          batch_keys.push_back(std::move(keys));
+          batch_args.push_back(std::move(args));
+          if (static_cast<int>(batch_keys.size()) < batch && i + 1 < n) continue;
+          std::vector<const std::vector<std::string>*> pk, pa;
+          for (std::size_t j = 0; j < batch_keys.size(); ++j) {
+            pk.push_back(&batch_keys[j]);
+            pa.push_back(&batch_args[j]);
+          }
+          const auto call = purchase::ReserveBatcher::BatchCall(pk, pa);
+          auto reply = r.Eval(scripts.reserve_batch, call.keys, call.args);
+          for (const auto& one : reply.elements) {
+            if (one.elements.empty() || one.elements[0].str != "OK") {
+              std::fprintf(stderr, "unexpected reply in a batch: %s\n", reply.str.c_str());
+              return 1;
+            }
+          }
+          if (reply.elements.size() != batch_keys.size()) {
+            std::fprintf(stderr, "unexpected batch reply: %s\n", reply.str.c_str());
+            return 1;
+          }
+          batch_keys.clear();
+          batch_args.clear();
+          continue;
         }
         auto reply = r.Eval(scripts.reserve, keys, args);
         if (reply.elements.empty() || reply.elements[0].str != "OK") {

@@ -198,6 +198,7 @@ int Serve() {
   purchase_options.redis_timeout = std::chrono::milliseconds(cfg->redis_timeout_ms);
   purchase_options.redis_cluster = client_options.cluster_nodes;
   purchase_options.sold_out = &sold_out;
+  purchase_options.reserve_batch_max = static_cast<std::size_t>(cfg->reserve_batch_max);
   purchase_options.id_key = auth::HmacSha256(cfg->jwt_secret, "reservation-ids");
 
   queue::Options queue_options;

@@ -193,6 +193,8 @@ Config Load(const Lookup& lookup) {
   c.sweep_interval_ms = static_cast<int>(r.Int("SWEEP_INTERVAL_MS", c.sweep_interval_ms, 10, 10000));
   c.sweep_batch = static_cast<int>(r.Int("SWEEP_BATCH", c.sweep_batch, 1, 100000));
   c.queue_tick_ms = static_cast<int>(r.Int("QUEUE_TICK_MS", c.queue_tick_ms, 10, 10000));
+  c.reserve_batch_max =
+      static_cast<int>(r.Int("RESERVE_BATCH_MAX", c.reserve_batch_max, 1, 1000));
   c.sold_out_cache_ms =
       static_cast<int>(r.Int("SOLD_OUT_CACHE_MS", c.sold_out_cache_ms, 0, 1000));
   c.queue_poll_timeout_seconds = static_cast<int>(

@@ -44,6 +44,7 @@ struct Config {
   int redis_timeout_ms = 5000;           // REDIS_TIMEOUT_MS
   int redis_max_in_flight = 256;         // REDIS_MAX_IN_FLIGHT
   int redis_queue_timeout_ms = 10000;    // REDIS_QUEUE_TIMEOUT_MS (wait to be written)
+  int reserve_batch_max = 32;            // RESERVE_BATCH_MAX (reserves per script call; 1 = off)
   // REDIS_CLUSTER_NODES=host:port,...: cluster mode, these seed the slot map (REDIS_HOST and
   // REDIS_PORT are then not used). Empty: one standalone Redis.
   std::string redis_cluster_nodes;

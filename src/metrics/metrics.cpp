@@ -11,7 +11,7 @@ constexpr std::array<std::string_view, static_cast<int>(Event::kCount)> kEventNa
     "confirm_retaken",   "confirm_voided",   "settled_confirmed", "settled_released",
     "settled_restored",  "redis_unavailable", "db_unavailable",   "internal_error",
     "queue_admitted",    "queue_dropped",     "sold_out_flag_hit", "overloaded",
-    "rate_limited",      "pow_refused"};
+    "rate_limited",      "pow_refused",       "reserve_calls",    "reserves_in_batches"};
 
 constexpr std::array<unsigned, 15> kStatuses = {200, 201, 204, 304, 400, 401, 403, 404,
                                                 405, 409, 410, 413, 428, 429, 503};

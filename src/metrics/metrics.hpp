@@ -89,6 +89,8 @@ enum class Event : int {
   kOverloaded,  // answered 503 OVERLOADED at once: too many requests in progress
   kRateLimited,  // answered 429 RATE_LIMITED (reserve, confirm, queue join)
   kPowRefused,   // queue join answered 428 for a missing, wrong, stale or replayed proof of work
+  kReserveCall,      // a reserve script call sent to Redis (one reserve, or a batch of them)
+  kReserveInBatch,   // a reserve sent in a batch of two or more (purchase/reserve_batcher.hpp)
   kCount
 };
 std::string_view EventName(Event e);

@@ -237,7 +237,7 @@ net::awaitable<Result<Reservation>> PurchaseService::ReserveLimited(
     redis::Value reply;
     bool withdrawn = false;
     try {
-      reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args, still_wanted);
+      reply = co_await batcher_.Reserve(product_id, std::move(keys), std::move(args), still_wanted);
     } catch (const redis::Withdrawn&) {
       withdrawn = true;
     }

@@ -3,6 +3,7 @@
 #include "db/db.hpp"
 #include "purchase/keys.hpp"
 #include "purchase/order_writer.hpp"
+#include "purchase/reserve_batcher.hpp"
 #include "purchase/service.hpp"
 #include "purchase/sold_out.hpp"
 #include "redis/client.hpp"
@@ -26,6 +27,9 @@ struct Options {
   SoldOutBoard* sold_out = nullptr;
   // Signs reservation ids (keys::SignedIds); derived from the server secret.
   std::string id_key = "reservation-ids-unconfigured-key";
+  // Reserves of one product arriving in the same turn of an I/O thread's loop go to Redis as
+  // one script call, at most this many (ReserveBatcher); 1: one call each.
+  std::size_t reserve_batch_max = 1;
 };
 
 // One per I/O thread: `redis` must belong to the calling thread's io_context; `db` and
@@ -34,7 +38,7 @@ class PurchaseService final : public Service {
  public:
   PurchaseService(redis::Client& redis, db::Pool& db, OrderWriter& writer, Options options)
       : redis_(redis), db_(db), writer_(writer), options_(std::move(options)),
-        ids_(options_.id_key) {}
+        ids_(options_.id_key), batcher_(redis, options_.reserve_batch_max) {}
 
   net::awaitable<Result<Reservation>> Reserve(std::string user, std::int64_t product_id,
                                               int quantity) override;
@@ -92,6 +96,7 @@ class PurchaseService final : public Service {
   OrderWriter& writer_;
   Options options_;
   keys::SignedIds ids_;
+  ReserveBatcher batcher_;
 };
 
 // The products columns ReadProductRow reads, for a SELECT list.

@@ -18,6 +18,7 @@ const Scripts& Scripts::Get() {
   // `false`: no WAIT after it under REDIS_WAIT_REPLICAS (it reads, or its loss is harmless).
   static const Scripts scripts{
       Linked(lua::k_reserve),
+      Linked(lua::k_reserve_batch),
       Linked(lua::k_cancel),
       Linked(lua::k_confirm_begin),
       Linked(lua::k_confirm_finish),

@@ -183,3 +183,93 @@ local function rate_limit(keys, k0, args, a0, n, now)
   end
   return 0
 end
+
+-- One reserve (reserve.lua's checks, writes and reply; reserve_batch.lua runs several). P is
+-- the product's part, read once for a batch: P.info (HMGET limit, hold, start, q, paused),
+-- P.prefix, P.hold (default seconds, text), P.exp_key, P.now_u / P.now (one TIME), P.avail_key
+-- and P.avail (read once, then kept here as the batch takes units). A hold's units are taken
+-- before anything else of it is written, as before batches.
+-- ukey, hkey: prefix:u:<user>, prefix:h:<rid>; q: the quantity as text; n rate limits with
+-- keys K[k0..] and specs A[a0..] (see rate_limit).
+local function reserve_one(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, a0, n)
+  local now, info, prefix = P.now, P.info, P.prefix
+  local qty = tonumber(q)
+  if not info[1] then return {'NOT_FOUND'} end
+  local ikey = nil
+  if idem and idem ~= '' then
+    -- A retry (the first answer was lost to a timeout) finds the hold the first attempt made.
+    ikey = prefix .. ':k:' .. user .. ':' .. idem
+    local prev = redis.call('GET', ikey)
+    if prev then
+      local h = redis.call('HMGET', prefix .. ':h:' .. prev, 'qty', 'state', 'exp')
+      if h[1] then
+        return {'REPEATED', prev, tonumber(h[1]), h[2], tonumber(h[3]), now}
+      end
+    end
+  end
+  if info[5] == '1' then return {'SALE_PAUSED'} end
+  if info[3] and now < tonumber(info[3]) then return {'SALE_NOT_OPEN', tonumber(info[3])} end
+  if not P.avail then P.avail = tonumber(redis.call('GET', P.avail_key) or '0') end
+  local avail = P.avail
+  if avail < qty then return {'SOLD_OUT', avail} end
+  -- The rate limits count only reserves that could take units: a refusal above costs nothing
+  -- and writes nothing (a stampede on a sold-out product must not write a key per request).
+  -- A waiting-room product has none: its admission is good for one hold, which caps a buyer
+  -- harder than any rate, and the limit's key would cost Redis a sixth more per hold.
+  if n > 0 and info[4] ~= '1' then
+    local wait = rate_limit(K, k0, A, a0, n, P.now_u)
+    if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
+  end
+  local tkey = nil
+  if info[4] == '1' then
+    -- An admission is good once, for its buyer, until it expires.
+    if ticket == '' then return {'NOT_ADMITTED'} end
+    tkey = prefix .. ':q:t:' .. ticket
+    local t = redis.call('HMGET', tkey, 'user', 'state', 'adm')
+    if t[1] ~= user or t[2] ~= 'admitted' or tonumber(t[3]) <= now then
+      return {'NOT_ADMITTED'}
+    end
+  end
+  local used = tonumber(redis.call('GET', ukey) or '0')
+  local limit = tonumber(info[1])
+  if used + qty > limit then return {'LIMIT_REACHED', used, limit} end
+  if redis.call('EXISTS', hkey) == 1 then return {'DUPLICATE'} end
+  local hold = tonumber(info[2]) or tonumber(P.hold)
+  local exp = now + hold * 1000
+  -- Redis turns every number handed to redis.call into text (snprintf, the largest single cost
+  -- of this script), so each is converted once: the quantity as the server sent it (decimal),
+  -- the expiry, now, and the day the buyer's keys are kept to.
+  -- A batch's holds share one expiry (one TIME, one product): converted once.
+  if P.exp ~= exp then P.exp, P.exps, P.keep = exp, tostring(exp), tostring(exp + RETAIN_MS) end
+  if not P.nows then P.nows = tostring(now) end
+  local exps, keep = P.exps, P.keep
+  P.avail = avail - qty
+  redis.call('DECRBY', P.avail_key, q)
+  redis.call('INCRBY', prefix .. ':held', q)
+  -- A first hold of this buyer makes their keys: their expiry is set in one call each.
+  local fresh = redis.call('INCRBY', ukey, q) == qty
+  keep_until(ukey, keep, fresh)
+  redis.call('HSET', hkey, 'user', user, 'qty', q, 'state', 'held', 'exp', exps,
+             'created', P.nows)
+  redis.call('ZADD', P.exp_key, exps, rid)
+  local uhkey = prefix .. ':uh:' .. user
+  redis.call('SADD', uhkey, rid)
+  keep_until(uhkey, keep, fresh)
+  if ikey then redis.call('SET', ikey, rid, 'PX', hold * 1000 + FINISHED_MS) end
+  if tkey then
+    -- The buyer stays active (counted against maxActive) until the hold ends.
+    redis.call('HSET', tkey, 'state', 'used', 'usedAt', P.nows, 'rid', rid)
+    redis.call('HSET', hkey, 'adm', '1')
+    redis.call('ZADD', prefix .. ':q:active', exps, user)
+  end
+  return {'OK', exp, avail - qty, now}
+end
+
+-- The product's part of a reserve (see reserve_one): one TIME and one HMGET for a batch.
+local function reserve_start(info_key, avail_key, exp_key, hold, prefix)
+  local now_u = now_us()
+  return {info = redis.call('HMGET', info_key, 'limit', 'hold', 'start', 'q', 'paused'),
+          prefix = prefix, hold = hold, avail_key = avail_key, exp_key = exp_key,
+          now_u = now_u, now = math.floor(now_u / 1000)}
+end
+

@@ -1,0 +1,290 @@
+// Batched reserves (reserve_batcher.hpp, lua/reserve_batch.lua) against a real Redis: a batch
+// answers each reserve as its own reserve.lua call would have and leaves the same state behind;
+// one reserve's failure stays its own; the batcher sends the reserves of one loop turn as one
+// call, splits at its bound, and withdraws a batch only when every reserve in it was withdrawn.
+#include "purchase/reserve_batcher.hpp"
+
+#include "purchase/keys.hpp"
+#include "purchase/scripts.hpp"
+#include "redis/blocking_client.hpp"
+#include "tests/support/services.hpp"
+#include "tests/support/stores.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace ticketing::purchase {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::SharedServices;
+using testing::Stores;
+
+redis::BlockingConnection Blocking() {
+  return redis::BlockingConnection(SharedServices().Get("REDIS_HOST"),
+                                   static_cast<std::uint16_t>(SharedServices().Port("REDIS_PORT")),
+                                   std::chrono::seconds(10));
+}
+
+// A product in Redis alone: `available` units, 2 per buyer, holds of 300 s.
+void PutProduct(Stores& s, std::int64_t product, int available) {
+  const auto prefix = keys::Prefix(product);
+  s.Redis({"DEL", keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+           prefix + ":held"});
+  s.Redis({"HSET", keys::Info(prefix), "name", "x", "price", "1", "limit", "2", "total",
+           std::to_string(available)});
+  s.Redis({"SET", keys::Available(prefix), std::to_string(available)});
+}
+
+// One reserve as the server makes it (reserve.lua's keys and arguments): `user` asks for one
+// unit as `<product>-<rid>`, with one rate limit (key, interval, tolerance) if `limited`.
+struct Ask {
+  std::string user, rid;
+  bool limited = false;
+};
+std::pair<std::vector<std::string>, std::vector<std::string>> Call(std::int64_t product,
+                                                                   const Ask& ask) {
+  const auto prefix = keys::Prefix(product);
+  const auto rid = std::to_string(product) + "-" + ask.rid;
+  std::vector<std::string> k{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
+                             keys::User(prefix, ask.user), keys::Hold(prefix, rid)};
+  std::vector<std::string> a{ask.user, "1", rid, "300", prefix, "", ""};
+  if (ask.limited) {
+    k.push_back(prefix + ":rl:b:" + ask.user);
+    a.insert(a.end(), {"1", "200000", "0"});
+  }
+  return {k, a};
+}
+
+// What a reply says, without its times: the tag and the counts.
+std::string Gist(const redis::Value& v) {
+  if (v.IsError()) return "error";
+  if (v.elements.empty()) return "?";
+  const auto& tag = v.elements[0].str;
+  if (tag == "OK") return "OK left " + std::to_string(v.elements[2].integer);
+  if (tag == "SOLD_OUT") return "SOLD_OUT " + std::to_string(v.elements[1].integer);
+  if (tag == "LIMIT_REACHED") {
+    return "LIMIT_REACHED " + std::to_string(v.elements[1].integer) + "/" +
+           std::to_string(v.elements[2].integer);
+  }
+  return tag;
+}
+
+// The state the reserves leave behind, the same for two products that saw the same reserves.
+std::string State(Stores& s, std::int64_t product, const std::vector<Ask>& asks) {
+  const auto prefix = keys::Prefix(product);
+  std::string out = "avail " + s.Redis({"GET", keys::Available(prefix)}) + " held " +
+                    s.Redis({"GET", prefix + ":held"}) + " live " +
+                    s.Redis({"ZCARD", keys::Expiry(prefix)});
+  for (const auto& ask : asks) {
+    out += " | " + ask.user + ": " + s.Redis({"GET", keys::User(prefix, ask.user)}) + " holds " +
+           s.Redis({"SCARD", prefix + ":uh:" + ask.user}) + ", " + ask.rid + " " +
+           s.Redis({"HGET", keys::Hold(prefix, std::to_string(product) + "-" + ask.rid), "state"});
+  }
+  return out;
+}
+
+TEST(ReserveBatchTest, ABatchAnswersEachReserveAsItsOwnCallWould) {
+  Stores s(SharedServices());
+  auto r = Blocking();
+  const std::int64_t one_by_one = 9300001, batched = 9300002;
+  // 4 units, 2 per buyer: a second unit, a third refused by the limit, an id already taken,
+  // a rate-limited buyer, the last unit, then none left.
+  const std::vector<Ask> asks{{"u1", "r1"}, {"u2", "r2"}, {"u1", "r3"}, {"u1", "r4"},
+                              {"u3", "r2"}, {"u5", "r5", true}, {"u4", "r6"}, {"u6", "r7"}};
+  for (auto p : {one_by_one, batched}) {
+    PutProduct(s, p, 4);
+    const auto prefix = keys::Prefix(p);
+    for (const auto& a : asks) {
+      s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
+               keys::Hold(prefix, std::to_string(p) + "-" + a.rid)});
+    }
+    // u5 is over their rate: their next reserve is due in a minute.
+    const auto now_us = std::stoll(s.Redis(
+        {"EVAL", "local t = redis.call('TIME') return t[1] * 1000000 + t[2]", "0"}));
+    s.Redis({"SET", prefix + ":rl:b:u5", std::to_string(now_us + 60'000'000), "PX", "60000"});
+  }
+  std::vector<std::string> expected;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(one_by_one, a);
+    expected.push_back(Gist(r.Eval(Scripts::Get().reserve, k, args)));
+  }
+  ASSERT_EQ(expected, (std::vector<std::string>{"OK left 3", "OK left 2", "OK left 1",
+                                                "LIMIT_REACHED 2/2", "DUPLICATE", "RATE_LIMITED",
+                                                "OK left 0", "SOLD_OUT 0"}))
+      << "reserve.lua answers otherwise; the sequence no longer tests what it says";
+
+  std::vector<std::vector<std::string>> ks, as;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(batched, a);
+    ks.push_back(std::move(k));
+    as.push_back(std::move(args));
+  }
+  std::vector<const std::vector<std::string>*> pk, pa;
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    pk.push_back(&ks[i]);
+    pa.push_back(&as[i]);
+  }
+  const auto call = ReserveBatcher::BatchCall(pk, pa);
+  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+  ASSERT_EQ(reply.elements.size(), asks.size()) << reply.str;
+  std::vector<std::string> got;
+  for (const auto& one : reply.elements) got.push_back(Gist(one));
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(State(s, batched, asks), State(s, one_by_one, asks));
+}
+
+TEST(ReserveBatchTest, OneReserveFailingLeavesTheOthersAnswered) {
+  Stores s(SharedServices());
+  auto r = Blocking();
+  const std::int64_t product = 9300003;
+  PutProduct(s, product, 5);
+  const auto prefix = keys::Prefix(product);
+  const std::vector<Ask> asks{{"f1", "a"}, {"f2", "b"}, {"f3", "c"}};
+  for (const auto& a : asks) {
+    s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
+             keys::Hold(prefix, std::to_string(product) + "-" + a.rid)});
+  }
+  // f2's count of units is a hash, not a number: its reserve fails inside Redis.
+  s.Redis({"HSET", keys::User(prefix, "f2"), "not", "a-number"});
+  std::vector<std::vector<std::string>> ks, as;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(product, a);
+    ks.push_back(std::move(k));
+    as.push_back(std::move(args));
+  }
+  const auto call = ReserveBatcher::BatchCall({&ks[0], &ks[1], &ks[2]}, {&as[0], &as[1], &as[2]});
+  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+  ASSERT_EQ(reply.elements.size(), 3u) << reply.str;
+  EXPECT_EQ(Gist(reply.elements[0]), "OK left 4");
+  EXPECT_TRUE(reply.elements[1].IsError()) << Gist(reply.elements[1]);
+  EXPECT_EQ(Gist(reply.elements[2]), "OK left 3");
+  EXPECT_EQ(s.Redis({"GET", keys::Available(prefix)}), "3");
+  EXPECT_EQ(s.Redis({"GET", prefix + ":held"}), "2");
+}
+
+// The batcher on a real redis::Client: `n` reserves of one product started in one turn of the
+// loop, each by a new buyer.
+struct Run {
+  std::vector<std::string> answers;  // Gist, or the exception's kind
+  ReserveBatcher::Stats stats;
+};
+Run ReserveAtOnce(std::int64_t product, int n, std::size_t max_batch,
+                  const std::function<bool(int)>& still_wanted = nullptr) {
+  net::io_context ctx;
+  redis::Options ro;
+  ro.host = SharedServices().Get("REDIS_HOST");
+  ro.port = static_cast<std::uint16_t>(SharedServices().Port("REDIS_PORT"));
+  auto client = std::make_shared<redis::Client>(ctx.get_executor(), redis::ClientOptions{ro});
+  client->Start();
+  for (int i = 0; i < 200 && !client->Connected(); ++i) ctx.run_for(10ms);
+  EXPECT_TRUE(client->Connected());
+  ReserveBatcher batcher(*client, max_batch);
+  Run run;
+  run.answers.resize(static_cast<std::size_t>(n));
+  struct Want {
+    const std::function<bool(int)>* fn;
+    int i;
+  };
+  std::vector<Want> wants;
+  wants.reserve(static_cast<std::size_t>(n));
+  int done = 0;
+  for (int i = 0; i < n; ++i) {
+    wants.push_back({&still_wanted, i});
+    redis::StillWanted wanted;
+    if (still_wanted) {
+      wanted = {[](const void* c) {
+                  const auto* w = static_cast<const Want*>(c);
+                  return (*w->fn)(w->i);
+                },
+                &wants.back()};
+    }
+    auto [k, a] = Call(product, {"b" + std::to_string(i), "x" + std::to_string(i)});
+    net::co_spawn(
+        ctx,
+        [&, i, k = std::move(k), a = std::move(a), wanted]() mutable -> net::awaitable<void> {
+          try {
+            auto v = co_await batcher.Reserve(product, std::move(k), std::move(a), wanted);
+            run.answers[static_cast<std::size_t>(i)] = Gist(v);
+          } catch (const redis::Withdrawn&) {
+            run.answers[static_cast<std::size_t>(i)] = "withdrawn";
+          } catch (const std::exception& e) {
+            run.answers[static_cast<std::size_t>(i)] = std::string("error: ") + e.what();
+          }
+          ++done;
+        },
+        net::detached);
+  }
+  for (int i = 0; i < 1000 && done < n; ++i) ctx.run_for(10ms);
+  EXPECT_EQ(done, n);
+  run.stats = batcher.GetStats();
+  client->Stop();
+  ctx.run_for(50ms);
+  return run;
+}
+
+void Fresh(Stores& s, std::int64_t product, int available, int buyers) {
+  PutProduct(s, product, available);
+  const auto prefix = keys::Prefix(product);
+  for (int i = 0; i < buyers; ++i) {
+    const auto user = "b" + std::to_string(i);
+    s.Redis({"DEL", keys::User(prefix, user), prefix + ":uh:" + user,
+             keys::Hold(prefix, std::to_string(product) + "-x" + std::to_string(i))});
+  }
+}
+
+TEST(ReserveBatcherTest, ReservesOfOneTurnGoAsOneCallEachWithItsOwnAnswer) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9300010;
+  Fresh(s, product, 10, 20);
+  const auto run = ReserveAtOnce(product, 20, 32);
+  EXPECT_EQ(run.stats.calls, 1u);
+  EXPECT_EQ(run.stats.reserves, 20u);
+  int ok = 0, sold_out = 0;
+  for (const auto& a : run.answers) {
+    ok += a.rfind("OK", 0) == 0;
+    sold_out += a == "SOLD_OUT 0";
+  }
+  EXPECT_EQ(ok, 10);
+  EXPECT_EQ(sold_out, 10);
+  EXPECT_EQ(s.Redis({"GET", keys::Available(keys::Prefix(product))}), "0");
+  EXPECT_EQ(s.Redis({"ZCARD", keys::Expiry(keys::Prefix(product))}), "10");
+}
+
+TEST(ReserveBatcherTest, ABatchIsNoLargerThanItsBound) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9300011;
+  Fresh(s, product, 100, 20);
+  const auto run = ReserveAtOnce(product, 20, 8);
+  EXPECT_EQ(run.stats.calls, 3u) << "8 + 8 + 4";
+  for (const auto& a : run.answers) EXPECT_EQ(a.rfind("OK", 0), 0u) << a;
+  Fresh(s, product, 100, 5);
+  const auto off = ReserveAtOnce(product, 5, 1);
+  EXPECT_EQ(off.stats.calls, 5u) << "a bound of 1: one call per reserve";
+}
+
+TEST(ReserveBatcherTest, ABatchIsWithdrawnOnlyIfEveryReserveInItIs) {
+  Stores s(SharedServices());
+  const std::int64_t product = 9300012;
+  Fresh(s, product, 10, 4);
+  const auto none = ReserveAtOnce(product, 4, 32, [](int) { return false; });
+  for (const auto& a : none.answers) EXPECT_EQ(a, "withdrawn");
+  EXPECT_EQ(s.Redis({"GET", keys::Available(keys::Prefix(product))}), "10");
+  // One still wanted: the batch runs, and Redis answers every reserve in it.
+  const auto one = ReserveAtOnce(product, 4, 32, [](int i) { return i == 2; });
+  for (const auto& a : one.answers) EXPECT_EQ(a.rfind("OK", 0), 0u) << a;
+  EXPECT_EQ(s.Redis({"GET", keys::Available(keys::Prefix(product))}), "6");
+}
+
+}  // namespace
+}  // namespace ticketing::purchase
