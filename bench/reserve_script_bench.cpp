@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
           batch_keys.push_back(std::move(keys));
           batch_args.push_back(std::move(args));
           if (static_cast<int>(batch_keys.size()) < batch && i + 1 < n) continue;
-          std::vector<const std::vector<std::string>*> pk, pa;
+          std::vector<std::vector<std::string>*> pk, pa;
           for (std::size_t j = 0; j < batch_keys.size(); ++j) {
             pk.push_back(&batch_keys[j]);
             pa.push_back(&batch_args[j]);

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -77,11 +78,16 @@ void ReserveBatcher::Join(std::int64_t product_id, const net::any_io_executor& e
     batch = std::make_shared<Batch>();
     batch->product_id = product_id;
     batch->executor = ex;
+    if (in_flight_ < kCallsInFlight) {
+      // Redis has few of this thread's reserves to work on: this one goes at once, alone.
+      batch->items.push_back({keys, args, still_wanted, std::move(handler)});
+      Send(std::move(batch));
+      return;
+    }
     batch->items.reserve(std::min<std::size_t>(max_batch_, 16));
+    // Redis is busy with this thread's earlier calls: the batch goes when one of them is
+    // answered (Run), with every reserve of the product that arrived meanwhile.
     open_.push_back(batch);
-    // Sent once the handlers already ready on this thread have run: every reserve of the
-    // product they carry joins it, and none waits longer than this turn of the loop.
-    net::post(ex, [this, batch] { Send(batch); });
   } else {
     batch = *it;
   }
@@ -93,13 +99,13 @@ void ReserveBatcher::Send(std::shared_ptr<Batch> batch) {
   if (batch->sent) return;
   batch->sent = true;
   open_.erase(std::remove(open_.begin(), open_.end(), batch), open_.end());
+  ++in_flight_;  // until Run has the reply
   auto ex = batch->executor;
   net::co_spawn(ex, Run(std::move(batch)), net::detached);
 }
 
-ReserveBatcher::Call ReserveBatcher::BatchCall(
-    const std::vector<const std::vector<std::string>*>& keys,
-    const std::vector<const std::vector<std::string>*>& args) {
+ReserveBatcher::Call ReserveBatcher::BatchCall(const std::vector<std::vector<std::string>*>& keys,
+                                               const std::vector<std::vector<std::string>*>& args) {
   if (keys.empty() || keys.size() != args.size()) {
     throw std::invalid_argument("ReserveBatcher: a batch needs as many key lists as argument lists");
   }
@@ -114,20 +120,20 @@ ReserveBatcher::Call ReserveBatcher::BatchCall(
   }
   call.keys.reserve(nkeys);
   call.args.reserve(nargs);
-  const auto& first_keys = *keys.front();
-  call.keys.insert(call.keys.end(), first_keys.begin(), first_keys.begin() + 3);
-  const auto& first_args = *args.front();
-  call.args.push_back(first_args[3]);  // default hold seconds
-  call.args.push_back(first_args[4]);  // prefix
+  auto& first_keys = *keys.front();
+  std::move(first_keys.begin(), first_keys.begin() + 3, std::back_inserter(call.keys));
+  auto& first_args = *args.front();
+  call.args.push_back(std::move(first_args[3]));  // default hold seconds
+  call.args.push_back(std::move(first_args[4]));  // prefix
   call.args.push_back(std::to_string(keys.size()));
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    const auto& k = *keys[i];
-    const auto& a = *args[i];
-    call.keys.insert(call.keys.end(), k.begin() + 3, k.end());
+    auto& k = *keys[i];
+    auto& a = *args[i];
+    std::move(k.begin() + 3, k.end(), std::back_inserter(call.keys));
     // user, quantity, rid, admission ticket, idempotency key, n limits, their specs
-    call.args.insert(call.args.end(), {a[0], a[1], a[2], a[5], a[6]});
-    call.args.push_back(a.size() > 7 ? a[7] : std::string("0"));
-    if (a.size() > 8) call.args.insert(call.args.end(), a.begin() + 8, a.end());
+    for (std::size_t j : {0, 1, 2, 5, 6}) call.args.push_back(std::move(a[j]));
+    call.args.push_back(a.size() > 7 ? std::move(a[7]) : std::string("0"));
+    if (a.size() > 8) std::move(a.begin() + 8, a.end(), std::back_inserter(call.args));
   }
   return call;
 }
@@ -147,7 +153,7 @@ net::awaitable<void> ReserveBatcher::Run(std::shared_ptr<Batch> batch) {
       reply = co_await redis_.Eval(Scripts::Get().reserve, *item.keys, *item.args,
                                    batch->StillWanted());
     } else {
-      std::vector<const std::vector<std::string>*> keys, args;
+      std::vector<std::vector<std::string>*> keys, args;
       keys.reserve(n);
       args.reserve(n);
       for (const auto& item : batch->items) {
@@ -161,6 +167,9 @@ net::awaitable<void> ReserveBatcher::Run(std::shared_ptr<Batch> batch) {
   } catch (...) {
     error = std::current_exception();
   }
+  --in_flight_;
+  // A call is answered: the reserves that waited for it go now, one batch per product.
+  while (in_flight_ < kCallsInFlight && !open_.empty()) Send(open_.front());
   // One reply per reserve, each marked as written when the batch was; anything else (an error
   // reply, a reply of another shape) goes to every reserve as it is.
   const bool split = !error && n > 1 && reply.type == redis::Value::Type::kArray &&

@@ -1,14 +1,16 @@
 #pragma once
-// Reserves of one product that reach an I/O thread in the same turn of its event loop go to
-// Redis as one reserve_batch.lua call instead of one reserve.lua call each. Redis then reads the
-// product, its sale and TIME once for the batch and runs one command instead of N, which is
-// most of what a reserve costs it beyond the hold's own writes (bench/RESULTS.md).
+// Reserves of one product go to Redis as one reserve_batch.lua call instead of one reserve.lua
+// call each, when Redis is busy with this thread's earlier ones. Redis then reads the product,
+// its sale and TIME once for the batch and runs one command instead of N, which is much of what
+// a reserve costs it beyond the hold's own writes (bench/batch-cost).
 //
-// No reserve waits for a batch to fill: the first reserve of a turn opens a batch and posts its
-// sending behind the handlers already ready on the thread; every reserve of that product that
-// arrives before then joins it (at most max_batch; a full batch goes at once). A batch of one
-// is sent as reserve.lua, exactly as without batching. Each reserve gets its own reply, as if it
-// had been its own call; a failure of the call (timeout, lost connection) is each one's failure.
+// Group commit, without a timer: while fewer than kCallsInFlight of this thread's reserve calls
+// are in flight, a reserve goes at once, alone, as without batching. Beyond that, reserves of a
+// product gather in one batch, which goes as soon as one of those calls is answered (or at once
+// when it holds max_batch). So batches form only under load, and a reserve waits for one at
+// most as long as a call already in flight takes. A batch of one is sent as reserve.lua. Each
+// reserve gets its own reply, as if it had been its own call; a failure of the call (timeout,
+// lost connection) is each one's failure.
 //
 // A batch is withdrawn (redis::Withdrawn, not run) only if every reserve in it would have been
 // withdrawn on its own (its StillWanted said no); otherwise it is sent whole, and Redis answers
@@ -54,12 +56,13 @@ class ReserveBatcher {
   Stats GetStats() const { return stats_; }
 
   // reserve_batch.lua's keys and arguments for reserves given as reserve.lua's (exposed for
-  // tests). All must be of one product.
+  // tests), all of one product. Moves the strings out of `keys` and `args`, which are left
+  // unspecified: a batch copies none of its reserves' keys and arguments.
   struct Call {
     std::vector<std::string> keys, args;
   };
-  static Call BatchCall(const std::vector<const std::vector<std::string>*>& keys,
-                        const std::vector<const std::vector<std::string>*>& args);
+  static Call BatchCall(const std::vector<std::vector<std::string>*>& keys,
+                        const std::vector<std::vector<std::string>*>& args);
 
  private:
   struct Batch;
@@ -74,6 +77,10 @@ class ReserveBatcher {
   std::size_t max_batch_;
   // The batches still open (a few products at most): product id, batch.
   std::vector<std::shared_ptr<Batch>> open_;
+  std::size_t in_flight_ = 0;  // reserve calls sent and not answered yet
+  // Reserves go at once, alone, while fewer of this thread's calls are in flight; beyond, they
+  // wait in a batch for one of those to be answered.
+  static constexpr std::size_t kCallsInFlight = 2;
   Stats stats_;
 };
 

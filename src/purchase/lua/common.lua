@@ -140,12 +140,24 @@ local function now_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
-local function rate_limit(keys, k0, args, a0, n, now)
+local function rate_limit(keys, k0, args, a0, n, now, memo)
   if n == 1 then
-    -- The usual case (per buyer only), without the tables of the general one.
+    -- The usual case (per buyer only), without the tables of the general one. Its numbers are
+    -- handed to redis.call as text made here ('%d' is cheaper than the '%.17g' Redis would
+    -- use); `memo` (optional: a table kept across calls with the same `now`, a reserve batch's)
+    -- keeps them for the next buyer with the same limit.
     local key = keys[k0]
-    local interval = tonumber(args[a0])
-    local old = redis.call('SET', key, now + interval, 'NX', 'GET', 'PX', math.ceil(interval / 1000))
+    local iv = args[a0]
+    local interval = tonumber(iv)
+    local first, px
+    if memo and memo.rl_iv == iv then
+      first, px = memo.rl_first, memo.rl_px
+    else
+      first = string.format('%d', now + interval)
+      px = string.format('%d', math.ceil(interval / 1000))
+      if memo then memo.rl_iv, memo.rl_first, memo.rl_px = iv, first, px end
+    end
+    local old = redis.call('SET', key, first, 'NX', 'GET', 'PX', px)
     if not old then return 0 end
     local tat = math.max(tonumber(old) or 0, now)
     local w = tat - tonumber(args[a0 + 1]) - now
@@ -217,7 +229,7 @@ local function reserve_one(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, 
   -- A waiting-room product has none: its admission is good for one hold, which caps a buyer
   -- harder than any rate, and the limit's key would cost Redis a sixth more per hold.
   if n > 0 and info[4] ~= '1' then
-    local wait = rate_limit(K, k0, A, a0, n, P.now_u)
+    local wait = rate_limit(K, k0, A, a0, n, P.now_u, P)
     if wait > 0 then return {'RATE_LIMITED', math.ceil(wait / 1000)} end
   end
   local tkey = nil
@@ -240,8 +252,10 @@ local function reserve_one(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, 
   -- of this script), so each is converted once: the quantity as the server sent it (decimal),
   -- the expiry, now, and the day the buyer's keys are kept to.
   -- A batch's holds share one expiry (one TIME, one product): converted once.
-  if P.exp ~= exp then P.exp, P.exps, P.keep = exp, tostring(exp), tostring(exp + RETAIN_MS) end
-  if not P.nows then P.nows = tostring(now) end
+  if P.exp ~= exp then
+    P.exp, P.exps, P.keep = exp, string.format('%d', exp), string.format('%d', exp + RETAIN_MS)
+  end
+  if not P.nows then P.nows = string.format('%d', now) end
   local exps, keep = P.exps, P.keep
   P.avail = avail - qty
   redis.call('DECRBY', P.avail_key, q)
