@@ -52,11 +52,20 @@ net::awaitable<redis::Value> ReserveBatcher::Reserve(std::int64_t product_id,
                                                      std::vector<std::string> keys,
                                                      std::vector<std::string> args,
                                                      redis::StillWanted still_wanted) {
-  if (max_batch_ == 1) {
-    ++stats_.calls;
-    ++stats_.reserves;
-    metrics::Registry::Get().Count(metrics::Event::kReserveCall);
-    co_return co_await redis_.Eval(Scripts::Get().reserve, keys, args, still_wanted);
+  if (max_batch_ == 1 || in_flight_ < kCallsInFlight) {
+    // Redis has few of this thread's reserves to work on: this one goes at once, alone, from
+    // this frame (no batch is open then: Answered sends every open batch below the bound).
+    Sending(1);
+    redis::Value reply;
+    std::exception_ptr error;
+    try {
+      reply = co_await redis_.Eval(Scripts::Get().reserve, keys, args, still_wanted);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    Answered();
+    if (error) std::rethrow_exception(error);
+    co_return reply;
   }
   const auto executor = co_await net::this_coro::executor;
   // keys and args stay in this frame, which waits here until the batch's reply is handed out.
@@ -78,12 +87,6 @@ void ReserveBatcher::Join(std::int64_t product_id, const net::any_io_executor& e
     batch = std::make_shared<Batch>();
     batch->product_id = product_id;
     batch->executor = ex;
-    if (in_flight_ < kCallsInFlight) {
-      // Redis has few of this thread's reserves to work on: this one goes at once, alone.
-      batch->items.push_back({keys, args, still_wanted, std::move(handler)});
-      Send(std::move(batch));
-      return;
-    }
     batch->items.reserve(std::min<std::size_t>(max_batch_, 16));
     // Redis is busy with this thread's earlier calls: the batch goes when one of them is
     // answered (Run), with every reserve of the product that arrived meanwhile.
@@ -99,7 +102,7 @@ void ReserveBatcher::Send(std::shared_ptr<Batch> batch) {
   if (batch->sent) return;
   batch->sent = true;
   open_.erase(std::remove(open_.begin(), open_.end(), batch), open_.end());
-  ++in_flight_;  // until Run has the reply
+  Sending(batch->items.size());
   auto ex = batch->executor;
   net::co_spawn(ex, Run(std::move(batch)), net::detached);
 }
@@ -138,13 +141,23 @@ ReserveBatcher::Call ReserveBatcher::BatchCall(const std::vector<std::vector<std
   return call;
 }
 
-net::awaitable<void> ReserveBatcher::Run(std::shared_ptr<Batch> batch) {
+void ReserveBatcher::Sending(std::size_t reserves) {
+  ++in_flight_;  // until Answered
+  ++stats_.calls;
+  stats_.reserves += reserves;
   auto& registry = metrics::Registry::Get();
   registry.Count(metrics::Event::kReserveCall);
+  if (reserves > 1) registry.Count(metrics::Event::kReserveInBatch, reserves);
+}
+
+void ReserveBatcher::Answered() {
+  --in_flight_;
+  // The reserves that waited for a call to be answered go now, one batch per product.
+  while (in_flight_ < kCallsInFlight && !open_.empty()) Send(open_.front());
+}
+
+net::awaitable<void> ReserveBatcher::Run(std::shared_ptr<Batch> batch) {
   const std::size_t n = batch->items.size();
-  ++stats_.calls;
-  stats_.reserves += n;
-  if (n > 1) registry.Count(metrics::Event::kReserveInBatch, n);
   std::exception_ptr error;
   redis::Value reply;
   try {
@@ -167,9 +180,7 @@ net::awaitable<void> ReserveBatcher::Run(std::shared_ptr<Batch> batch) {
   } catch (...) {
     error = std::current_exception();
   }
-  --in_flight_;
-  // A call is answered: the reserves that waited for it go now, one batch per product.
-  while (in_flight_ < kCallsInFlight && !open_.empty()) Send(open_.front());
+  Answered();
   // One reply per reserve, each marked as written when the batch was; anything else (an error
   // reply, a reply of another shape) goes to every reserve as it is.
   const bool split = !error && n > 1 && reply.type == redis::Value::Type::kArray &&

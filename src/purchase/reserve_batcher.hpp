@@ -71,6 +71,8 @@ class ReserveBatcher {
             std::vector<std::string>* keys, std::vector<std::string>* args,
             redis::StillWanted still_wanted, Handler handler);
   void Send(std::shared_ptr<Batch> batch);
+  void Sending(std::size_t reserves);  // a call of `reserves` goes to Redis
+  void Answered();                     // one has its reply (or failed)
   net::awaitable<void> Run(std::shared_ptr<Batch> batch);
 
   redis::Client& redis_;
