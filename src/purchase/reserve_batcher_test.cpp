@@ -52,6 +52,7 @@ void PutProduct(Stores& s, std::int64_t product, int available) {
 struct Ask {
   std::string user, rid;
   bool limited = false;
+  std::string idem = {};  // an idempotency key
 };
 std::pair<std::vector<std::string>, std::vector<std::string>> Call(std::int64_t product,
                                                                    const Ask& ask) {
@@ -59,7 +60,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> Call(std::int64_t 
   const auto rid = std::to_string(product) + "-" + ask.rid;
   std::vector<std::string> k{keys::Info(prefix), keys::Available(prefix), keys::Expiry(prefix),
                              keys::User(prefix, ask.user), keys::Hold(prefix, rid)};
-  std::vector<std::string> a{ask.user, "1", rid, "300", prefix, "", ""};
+  std::vector<std::string> a{ask.user, "1", rid, "300", prefix, "", ask.idem};
   if (ask.limited) {
     k.push_back(prefix + ":rl:b:" + ask.user);
     a.insert(a.end(), {"1", "200000", "0"});
@@ -74,6 +75,11 @@ std::string Gist(const redis::Value& v) {
   const auto& tag = v.elements[0].str;
   if (tag == "OK") return "OK left " + std::to_string(v.elements[2].integer);
   if (tag == "SOLD_OUT") return "SOLD_OUT " + std::to_string(v.elements[1].integer);
+  if (tag == "REPEATED") {
+    // The first hold's id, without its product: "<product>-<rid>".
+    const auto& rid = v.elements[1].str;
+    return "REPEATED " + rid.substr(rid.find('-') + 1) + " " + v.elements[3].str;
+  }
   if (tag == "LIMIT_REACHED") {
     return "LIMIT_REACHED " + std::to_string(v.elements[1].integer) + "/" +
            std::to_string(v.elements[2].integer);
@@ -87,9 +93,15 @@ std::string State(Stores& s, std::int64_t product, const std::vector<Ask>& asks)
   std::string out = "avail " + s.Redis({"GET", keys::Available(prefix)}) + " held " +
                     s.Redis({"GET", prefix + ":held"}) + " live " +
                     s.Redis({"ZCARD", keys::Expiry(prefix)});
+  // Whether a key lasts: the buyer's keys are kept a day past their hold, never forever.
+  const auto kept = [&](const std::string& key) {
+    const auto ttl = std::stoll(s.Redis({"PTTL", key}));
+    return ttl > 0 ? " (expires)" : ttl == -1 ? " (kept forever)" : "";
+  };
   for (const auto& ask : asks) {
-    out += " | " + ask.user + ": " + s.Redis({"GET", keys::User(prefix, ask.user)}) + " holds " +
-           s.Redis({"SCARD", prefix + ":uh:" + ask.user}) + ", " + ask.rid + " " +
+    const auto ukey = keys::User(prefix, ask.user), uhkey = prefix + ":uh:" + ask.user;
+    out += " | " + ask.user + ": " + s.Redis({"GET", ukey}) + kept(ukey) + " holds " +
+           s.Redis({"SCARD", uhkey}) + kept(uhkey) + ", " + ask.rid + " " +
            s.Redis({"HGET", keys::Hold(prefix, std::to_string(product) + "-" + ask.rid), "state"});
   }
   return out;
@@ -99,16 +111,20 @@ TEST(ReserveBatchTest, ABatchAnswersEachReserveAsItsOwnCallWould) {
   Stores s(SharedServices());
   auto r = Blocking();
   const std::int64_t one_by_one = 9300001, batched = 9300002;
-  // 4 units, 2 per buyer: a second unit, a third refused by the limit, an id already taken,
-  // a rate-limited buyer, the last unit, then none left.
-  const std::vector<Ask> asks{{"u1", "r1"}, {"u2", "r2"}, {"u1", "r3"}, {"u1", "r4"},
-                              {"u3", "r2"}, {"u5", "r5", true}, {"u4", "r6"}, {"u6", "r7"}};
+  // 5 units, 2 per buyer: a second unit, a third refused by the limit, an id already taken,
+  // a rate-limited buyer, a retry with the same idempotency key, the last unit, then none left.
+  const std::vector<Ask> asks{{"u1", "r1"},       {"u2", "r2"},
+                              {"u1", "r3"},       {"u1", "r4"},
+                              {"u3", "r2"},       {"u5", "r5", true},
+                              {"u7", "r8", false, "k1"}, {"u7", "r9", false, "k1"},
+                              {"u4", "r6"},       {"u6", "r7"}};
   for (auto p : {one_by_one, batched}) {
-    PutProduct(s, p, 4);
+    PutProduct(s, p, 5);
     const auto prefix = keys::Prefix(p);
     for (const auto& a : asks) {
       s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
-               keys::Hold(prefix, std::to_string(p) + "-" + a.rid)});
+               keys::Hold(prefix, std::to_string(p) + "-" + a.rid),
+               prefix + ":k:" + a.user + ":" + a.idem});
     }
     // u5 is over their rate: their next reserve is due in a minute.
     const auto now_us = std::stoll(s.Redis(
@@ -120,9 +136,10 @@ TEST(ReserveBatchTest, ABatchAnswersEachReserveAsItsOwnCallWould) {
     auto [k, args] = Call(one_by_one, a);
     expected.push_back(Gist(r.Eval(Scripts::Get().reserve, k, args)));
   }
-  ASSERT_EQ(expected, (std::vector<std::string>{"OK left 3", "OK left 2", "OK left 1",
+  ASSERT_EQ(expected, (std::vector<std::string>{"OK left 4", "OK left 3", "OK left 2",
                                                 "LIMIT_REACHED 2/2", "DUPLICATE", "RATE_LIMITED",
-                                                "OK left 0", "SOLD_OUT 0"}))
+                                                "OK left 1", "REPEATED r8 held", "OK left 0",
+                                                "SOLD_OUT 0"}))
       << "reserve.lua answers otherwise; the sequence no longer tests what it says";
 
   std::vector<std::vector<std::string>> ks, as;
@@ -172,6 +189,45 @@ TEST(ReserveBatchTest, OneReserveFailingLeavesTheOthersAnswered) {
   EXPECT_EQ(Gist(reply.elements[2]), "OK left 3");
   EXPECT_EQ(s.Redis({"GET", keys::Available(prefix)}), "3");
   EXPECT_EQ(s.Redis({"GET", prefix + ":held"}), "2");
+}
+
+// A hold that fails to be written after the call took its units (reserve_finish): its reserve
+// and a retry of it in the same call (same idempotency key) get the error, the others their
+// holds, and its unit stays taken (lost until the next rebuild, never sold twice).
+TEST(ReserveBatchTest, AHoldThatFailsAfterItsUnitsWereTakenIsAnErrorAndSellsNothingTwice) {
+  Stores s(SharedServices());
+  auto r = Blocking();
+  const std::int64_t product = 9300004;
+  PutProduct(s, product, 5);
+  const auto prefix = keys::Prefix(product);
+  const std::vector<Ask> asks{
+      {"w1", "a"}, {"w2", "b", false, "k"}, {"w2", "c", false, "k"}, {"w3", "d"}};
+  for (const auto& a : asks) {
+    s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
+             keys::Hold(prefix, std::to_string(product) + "-" + a.rid),
+             prefix + ":k:" + a.user + ":" + a.idem});
+  }
+  // w2's list of holds is a number, not a set: only the write of w2's hold fails.
+  s.Redis({"SET", prefix + ":uh:w2", "7"});
+  std::vector<std::vector<std::string>> ks, as;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(product, a);
+    ks.push_back(std::move(k));
+    as.push_back(std::move(args));
+  }
+  const auto call = ReserveBatcher::BatchCall({&ks[0], &ks[1], &ks[2], &ks[3]},
+                                              {&as[0], &as[1], &as[2], &as[3]});
+  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+  ASSERT_EQ(reply.elements.size(), 4u) << reply.str;
+  EXPECT_EQ(Gist(reply.elements[0]), "OK left 4");
+  EXPECT_TRUE(reply.elements[1].IsError()) << Gist(reply.elements[1]);
+  EXPECT_TRUE(reply.elements[2].IsError()) << Gist(reply.elements[2]);
+  EXPECT_EQ(Gist(reply.elements[3]), "OK left 2");
+  // Three units taken, two holds live and due to expire.
+  EXPECT_EQ(s.Redis({"GET", keys::Available(prefix)}), "2");
+  EXPECT_EQ(s.Redis({"ZCARD", keys::Expiry(prefix)}), "2");
+  EXPECT_EQ(s.Redis({"HGET", keys::Hold(prefix, std::to_string(product) + "-d"), "state"}),
+            "held");
 }
 
 // The batcher on a real redis::Client: `n` reserves of one product started in one turn of the

@@ -196,21 +196,25 @@ local function rate_limit(keys, k0, args, a0, n, now, memo)
   return 0
 end
 
--- One reserve (reserve.lua's checks, writes and reply; reserve_batch.lua runs several). P is
--- the product's part, read once for a batch: P.info (HMGET limit, hold, start, q, paused),
--- P.prefix, P.hold (default seconds, text), P.exp_key, P.now_u / P.now (one TIME), P.avail_key
--- and P.avail (read once, then kept here as the batch takes units). A hold's units are taken
--- before anything else of it is written, as before batches.
+-- One reserve's checks (reserve.lua's, in order): its reply when it is refused, or else nil
+-- and its plan (absent, fresh, ikey, tkey, availableAfter: see reserve_write), which
+-- reserve.lua or reserve_finish make. Nothing is written here but its rate limit's key. P is the product's part, read once for a call: P.info (HMGET limit, hold,
+-- start, q, paused), P.prefix, P.hold (default seconds, text), P.exp_key, P.now_u / P.now (one
+-- TIME), P.avail_key and P.avail (read once, then kept here as planned holds take units), and
+-- in a batch (P.batch, see reserve_batch.lua) what its earlier plans will write, so a reserve
+-- sees the batch's earlier ones as if each had been written on its own.
 -- ukey, hkey: prefix:u:<user>, prefix:h:<rid>; q: the quantity as text; n rate limits with
 -- keys K[k0..] and specs A[a0..] (see rate_limit).
-local function reserve_one(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, a0, n)
-  local now, info, prefix = P.now, P.info, P.prefix
+local function reserve_check(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, a0, n)
+  local now, info, prefix, B = P.now, P.info, P.prefix, P.batch
   local qty = tonumber(q)
   if not info[1] then return {'NOT_FOUND'} end
   local ikey = nil
   if idem and idem ~= '' then
     -- A retry (the first answer was lost to a timeout) finds the hold the first attempt made.
     ikey = prefix .. ':k:' .. user .. ':' .. idem
+    local mine = B and B.idem[ikey]
+    if mine then return {'REPEATED', mine.rid, mine.qty, 'held', mine.exp, now, of = mine} end
     local prev = redis.call('GET', ikey)
     if prev then
       local h = redis.call('HMGET', prefix .. ':h:' .. prev, 'qty', 'state', 'exp')
@@ -237,49 +241,125 @@ local function reserve_one(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, 
     -- An admission is good once, for its buyer, until it expires.
     if ticket == '' then return {'NOT_ADMITTED'} end
     tkey = prefix .. ':q:t:' .. ticket
+    if B and B.tickets[tkey] then return {'NOT_ADMITTED'} end
     local t = redis.call('HMGET', tkey, 'user', 'state', 'adm')
     if t[1] ~= user or t[2] ~= 'admitted' or tonumber(t[3]) <= now then
       return {'NOT_ADMITTED'}
     end
   end
-  local used = tonumber(redis.call('GET', ukey) or '0')
+  -- The buyer's units: read once a call; `absent`: no key yet, so it is made with its expiry
+  -- in one call.
+  local used, absent = B and B.used[ukey], false
+  if used == nil then
+    local v = redis.call('GET', ukey)
+    absent = not v
+    used = tonumber(v or '0')
+  end
   local limit = tonumber(info[1])
   if used + qty > limit then return {'LIMIT_REACHED', used, limit} end
-  if redis.call('EXISTS', hkey) == 1 then return {'DUPLICATE'} end
+  if (B and B.holds[hkey]) or redis.call('EXISTS', hkey) == 1 then return {'DUPLICATE'} end
   local hold = tonumber(info[2]) or tonumber(P.hold)
   local exp = now + hold * 1000
   -- Redis turns every number handed to redis.call into text (snprintf, the largest single cost
   -- of this script), so each is converted once: the quantity as the server sent it (decimal),
   -- the expiry, now, and the day the buyer's keys are kept to.
-  -- A batch's holds share one expiry (one TIME, one product): converted once.
+  -- A call's holds share one expiry (one TIME, one product): converted once.
   if P.exp ~= exp then
     P.exp, P.exps, P.keep = exp, string.format('%d', exp), string.format('%d', exp + RETAIN_MS)
   end
   if not P.nows then P.nows = string.format('%d', now) end
-  local exps, keep = P.exps, P.keep
   P.avail = avail - qty
-  redis.call('DECRBY', P.avail_key, q)
-  redis.call('INCRBY', prefix .. ':held', q)
-  -- A first hold of this buyer makes their keys: their expiry is set in one call each.
-  local fresh = redis.call('INCRBY', ukey, q) == qty
-  keep_until(ukey, keep, fresh)
-  redis.call('HSET', hkey, 'user', user, 'qty', q, 'state', 'held', 'exp', exps,
+  if B then
+    B.take = B.take + qty
+    B.used[ukey] = used + qty
+    B.holds[hkey] = true
+    -- .failed: set by reserve_finish if this hold cannot be written
+    if ikey then B.idem[ikey] = {rid = rid, qty = qty, exp = exp} end
+    if tkey then B.tickets[tkey] = true end
+  end
+  return nil, absent, used == 0, ikey, tkey, avail - qty
+end
+
+-- Writes one planned hold, its units already taken: the buyer's count (`absent`: no key yet,
+-- made with its expiry in one call) and list of holds, kept a day past the hold (`fresh`: the
+-- buyer had no units, see keep_until); the hold; its idempotency key (ikey) and admission
+-- (tkey). Its expiry (P.exp) is scheduled by the caller.
+local function reserve_write(P, ukey, hkey, user, q, rid, absent, fresh, ikey, tkey)
+  local prefix, keep = P.prefix, P.keep
+  if absent then
+    redis.call('SET', ukey, q, 'PXAT', keep)
+  else
+    redis.call('INCRBY', ukey, q)
+    keep_until(ukey, keep, fresh)
+  end
+  redis.call('HSET', hkey, 'user', user, 'qty', q, 'state', 'held', 'exp', P.exps,
              'created', P.nows)
-  redis.call('ZADD', P.exp_key, exps, rid)
   local uhkey = prefix .. ':uh:' .. user
   redis.call('SADD', uhkey, rid)
   keep_until(uhkey, keep, fresh)
-  if ikey then redis.call('SET', ikey, rid, 'PX', hold * 1000 + FINISHED_MS) end
+  if ikey then redis.call('SET', ikey, rid, 'PX', P.exp - P.now + FINISHED_MS) end
   if tkey then
     -- The buyer stays active (counted against maxActive) until the hold ends.
     redis.call('HSET', tkey, 'state', 'used', 'usedAt', P.nows, 'rid', rid)
     redis.call('HSET', hkey, 'adm', '1')
-    redis.call('ZADD', prefix .. ':q:active', exps, user)
+    redis.call('ZADD', prefix .. ':q:active', P.exps, user)
   end
-  return {'OK', exp, avail - qty, now}
 end
 
--- The product's part of a reserve (see reserve_one): one TIME and one HMGET for a batch.
+-- Makes the holds a batch planned (`out`: per reserve, in order, its refusal or its plan
+-- {plan = true, ukey, hkey, user, q, rid, absent, fresh, ikey, tkey, after}; it becomes the
+-- batch's replies). All their units are taken first, in one DECRBY and one INCRBY of
+-- prefix:held, before anything of a hold is written: a failure after that loses units until
+-- the next rebuild (src/purchase/README.md) and never sells one twice. Then each hold is
+-- written under pcall (a Redis error is that reserve's reply, and a REPEATED of it in the same
+-- batch gets the same error), and the written ones are scheduled to expire in one ZADD.
+local function reserve_finish(P, out)
+  local B = P.batch
+  if B.take == 0 then return out end
+  local ok, err = pcall(redis.call, 'DECRBY', P.avail_key, string.format('%d', B.take))
+  if ok then ok, err = pcall(redis.call, 'INCRBY', P.prefix .. ':held', string.format('%d', B.take)) end
+  if not ok then err = type(err) == 'table' and err.err or tostring(err) end
+  local z = {}
+  for i, w in ipairs(out) do
+    if w.plan then
+      if ok then
+        local wrote, e = pcall(reserve_write, P, w.ukey, w.hkey, w.user, w.q, w.rid, w.absent,
+                               w.fresh, w.ikey, w.tkey)
+        if wrote then
+          z[#z + 1] = P.exps
+          z[#z + 1] = w.rid
+          out[i] = {'OK', P.exp, w.after, P.now}
+        else
+          w.err = type(e) == 'table' and e.err or tostring(e)
+        end
+      else
+        w.err = err
+      end
+      if w.ikey and w.err then B.idem[w.ikey].failed = w.err end
+    end
+  end
+  if #z > 0 then
+    local zok, e = pcall(redis.call, 'ZADD', P.exp_key, unpack(z))
+    if not zok then
+      e = type(e) == 'table' and e.err or tostring(e)
+      for i, r in ipairs(out) do
+        if r[1] == 'OK' then out[i] = {err = e} end
+      end
+    end
+  end
+  for i, r in ipairs(out) do
+    if r.err then
+      out[i] = {err = r.err}
+    elseif r.of then
+      local e = r.of.failed
+      r.of = nil
+      if e then out[i] = {err = e} end
+    end
+  end
+  return out
+end
+
+-- The product's part of a reserve (see reserve_check): one TIME and one HMGET for a call.
 local function reserve_start(info_key, avail_key, exp_key, hold, prefix)
   local now_u = now_us()
   return {info = redis.call('HMGET', info_key, 'limit', 'hold', 'start', 'q', 'paused'),

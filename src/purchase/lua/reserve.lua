@@ -15,7 +15,16 @@
 --    | {'SOLD_OUT', available} | {'NOT_ADMITTED'} | {'LIMIT_REACHED', used, limit}
 --    | {'DUPLICATE'} | {'REPEATED', rid, qty, state, expiresAtMs, nowMs}
 --    | {'RATE_LIMITED', retryAfterMs}
--- The work is reserve_one's (lua/common.lua), shared with reserve_batch.lua.
+-- The checks and writes are reserve_check's and reserve_write's (lua/common.lua), shared with
+-- reserve_batch.lua. The units are taken before anything else of the hold is written.
 local P = reserve_start(KEYS[1], KEYS[2], KEYS[3], ARGV[4], ARGV[5])
-return reserve_one(P, KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], KEYS, 6,
-                   ARGV, 9, tonumber(ARGV[8] or '0') or 0)
+local ukey, hkey, user, q, rid = KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3]
+local refused, absent, fresh, ikey, tkey, after =
+  reserve_check(P, ukey, hkey, user, q, rid, ARGV[6], ARGV[7], KEYS, 6, ARGV, 9,
+                tonumber(ARGV[8] or '0') or 0)
+if refused then return refused end
+redis.call('DECRBY', P.avail_key, q)
+redis.call('INCRBY', P.prefix .. ':held', q)
+reserve_write(P, ukey, hkey, user, q, rid, absent, fresh, ikey, tkey)
+redis.call('ZADD', P.exp_key, P.exps, rid)
+return {'OK', P.exp, after, P.now}
