@@ -1,6 +1,6 @@
 #pragma once
 // Pipelined asynchronous Redis client over Asio. hiredis does the protocol (redisReader for
-// replies, redisFormatCommandArgv for commands); this file does the I/O.
+// replies, redisFormatSdsCommandArgv for commands); this file does the I/O.
 //
 // One Connection lives on one io_context (one I/O thread) and must only be used from that
 // thread: concurrent coroutines' commands are queued, written together in one write and their
