@@ -69,6 +69,18 @@ std::pair<std::vector<std::string>, std::vector<std::string>> Call(std::int64_t 
   return {k, a};
 }
 
+// `product` with `available` units and none of the asks' keys (the buyer's count and holds,
+// the hold, the idempotency key).
+void PutProductFor(Stores& s, std::int64_t product, int available, const std::vector<Ask>& asks) {
+  PutProduct(s, product, available);
+  const auto prefix = keys::Prefix(product);
+  for (const auto& a : asks) {
+    s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
+             keys::Hold(prefix, std::to_string(product) + "-" + a.rid),
+             prefix + ":k:" + a.user + ":" + a.idem});
+  }
+}
+
 // What a reply says, without its times: the tag and the counts.
 std::string Gist(const redis::Value& v) {
   if (v.IsError()) return "error";
@@ -108,6 +120,43 @@ std::string State(Stores& s, std::int64_t product, const std::vector<Ask>& asks)
   return out;
 }
 
+// A batch's answers, each as Gist.
+std::vector<std::string> Gists(const redis::Value& reply) {
+  if (reply.IsError()) return {"error: " + reply.str};
+  std::vector<std::string> out;
+  for (const auto& one : reply.elements) out.push_back(Gist(one));
+  return out;
+}
+
+// Each reserve as its own reserve.lua call, in order: their answers.
+std::vector<std::string> OneByOne(redis::BlockingConnection& r, std::int64_t product,
+                                  const std::vector<Ask>& asks) {
+  std::vector<std::string> answers;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(product, a);
+    answers.push_back(Gist(r.Eval(Scripts::Get().reserve, k, args)));
+  }
+  return answers;
+}
+
+// The reserves as one reserve_batch.lua call, as the batcher makes it: its reply.
+redis::Value AsOneBatch(redis::BlockingConnection& r, std::int64_t product,
+                        const std::vector<Ask>& asks) {
+  std::vector<std::vector<std::string>> ks, as;
+  for (const auto& a : asks) {
+    auto [k, args] = Call(product, a);
+    ks.push_back(std::move(k));
+    as.push_back(std::move(args));
+  }
+  std::vector<std::vector<std::string>*> pk, pa;
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    pk.push_back(&ks[i]);
+    pa.push_back(&as[i]);
+  }
+  const auto call = ReserveBatcher::BatchCall(pk, pa);
+  return r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+}
+
 TEST(ReserveBatchTest, ABatchAnswersEachReserveAsItsOwnCallWould) {
   Stores s(SharedServices());
   auto r = Blocking();
@@ -120,46 +169,21 @@ TEST(ReserveBatchTest, ABatchAnswersEachReserveAsItsOwnCallWould) {
                               {"u7", "r8", false, "k1"}, {"u7", "r9", false, "k1"},
                               {"u4", "r6"},       {"u6", "r7"}};
   for (auto p : {one_by_one, batched}) {
-    PutProduct(s, p, 5);
+    PutProductFor(s, p, 5, asks);
     const auto prefix = keys::Prefix(p);
-    for (const auto& a : asks) {
-      s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
-               keys::Hold(prefix, std::to_string(p) + "-" + a.rid),
-               prefix + ":k:" + a.user + ":" + a.idem});
-    }
     // u5 is over their rate: their next reserve is due in a minute.
     const auto now_us = std::stoll(s.Redis(
         {"EVAL", "local t = redis.call('TIME') return t[1] * 1000000 + t[2]", "0"}));
     s.Redis({"SET", prefix + ":rl:b:u5", std::to_string(now_us + 60'000'000), "PX", "60000"});
   }
-  std::vector<std::string> expected;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(one_by_one, a);
-    expected.push_back(Gist(r.Eval(Scripts::Get().reserve, k, args)));
-  }
+  const auto expected = OneByOne(r, one_by_one, asks);
   ASSERT_EQ(expected, (std::vector<std::string>{"OK left 4", "OK left 3", "OK left 2",
                                                 "LIMIT_REACHED 2/2", "DUPLICATE", "RATE_LIMITED",
                                                 "OK left 1", "REPEATED r8 held", "OK left 0",
                                                 "SOLD_OUT 0"}))
       << "reserve.lua answers otherwise; the sequence no longer tests what it says";
 
-  std::vector<std::vector<std::string>> ks, as;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(batched, a);
-    ks.push_back(std::move(k));
-    as.push_back(std::move(args));
-  }
-  std::vector<std::vector<std::string>*> pk, pa;
-  for (std::size_t i = 0; i < ks.size(); ++i) {
-    pk.push_back(&ks[i]);
-    pa.push_back(&as[i]);
-  }
-  const auto call = ReserveBatcher::BatchCall(pk, pa);
-  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
-  ASSERT_EQ(reply.elements.size(), asks.size()) << reply.str;
-  std::vector<std::string> got;
-  for (const auto& one : reply.elements) got.push_back(Gist(one));
-  EXPECT_EQ(got, expected);
+  EXPECT_EQ(Gists(AsOneBatch(r, batched, asks)), expected);
   EXPECT_EQ(State(s, batched, asks), State(s, one_by_one, asks));
 }
 
@@ -167,23 +191,12 @@ TEST(ReserveBatchTest, OneReserveFailingLeavesTheOthersAnswered) {
   Stores s(SharedServices());
   auto r = Blocking();
   const std::int64_t product = 9300003;
-  PutProduct(s, product, 5);
-  const auto prefix = keys::Prefix(product);
   const std::vector<Ask> asks{{"f1", "a"}, {"f2", "b"}, {"f3", "c"}};
-  for (const auto& a : asks) {
-    s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
-             keys::Hold(prefix, std::to_string(product) + "-" + a.rid)});
-  }
+  PutProductFor(s, product, 5, asks);
+  const auto prefix = keys::Prefix(product);
   // f2's count of units is a hash, not a number: its reserve fails inside Redis.
   s.Redis({"HSET", keys::User(prefix, "f2"), "not", "a-number"});
-  std::vector<std::vector<std::string>> ks, as;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(product, a);
-    ks.push_back(std::move(k));
-    as.push_back(std::move(args));
-  }
-  const auto call = ReserveBatcher::BatchCall({&ks[0], &ks[1], &ks[2]}, {&as[0], &as[1], &as[2]});
-  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+  const auto reply = AsOneBatch(r, product, asks);
   ASSERT_EQ(reply.elements.size(), 3u) << reply.str;
   EXPECT_EQ(Gist(reply.elements[0]), "OK left 4");
   EXPECT_TRUE(reply.elements[1].IsError()) << Gist(reply.elements[1]);
@@ -202,7 +215,7 @@ TEST(ReserveBatchTest, AnAdmissionUsedTwiceInOneBatchMakesOneHold) {
                               {"q1", "b", false, "", "t1"},
                               {"q2", "c", false, "", "t2"}};
   for (auto p : {one_by_one, batched}) {
-    PutProduct(s, p, 5);
+    PutProductFor(s, p, 5, asks);
     const auto prefix = keys::Prefix(p);
     s.Redis({"HSET", keys::Info(prefix), "q", "1"});
     s.Redis({"DEL", prefix + ":q:active"});
@@ -210,32 +223,14 @@ TEST(ReserveBatchTest, AnAdmissionUsedTwiceInOneBatchMakesOneHold) {
         {"EVAL", "local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000)",
          "0"}));
     for (const auto& a : asks) {
-      s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
-               keys::Hold(prefix, std::to_string(p) + "-" + a.rid)});
       s.Redis({"HSET", prefix + ":q:t:" + a.ticket, "user", a.user, "state", "admitted", "adm",
                std::to_string(now_ms + 600'000)});
     }
   }
-  std::vector<std::string> expected;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(one_by_one, a);
-    expected.push_back(Gist(r.Eval(Scripts::Get().reserve, k, args)));
-  }
+  const auto expected = OneByOne(r, one_by_one, asks);
   ASSERT_EQ(expected, (std::vector<std::string>{"OK left 4", "NOT_ADMITTED", "OK left 3"}))
       << "reserve.lua answers otherwise; the sequence no longer tests what it says";
-  std::vector<std::vector<std::string>> ks, as;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(batched, a);
-    ks.push_back(std::move(k));
-    as.push_back(std::move(args));
-  }
-  const auto call =
-      ReserveBatcher::BatchCall({&ks[0], &ks[1], &ks[2]}, {&as[0], &as[1], &as[2]});
-  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
-  ASSERT_EQ(reply.elements.size(), asks.size()) << reply.str;
-  std::vector<std::string> got;
-  for (const auto& one : reply.elements) got.push_back(Gist(one));
-  EXPECT_EQ(got, expected);
+  EXPECT_EQ(Gists(AsOneBatch(r, batched, asks)), expected);
   EXPECT_EQ(State(s, batched, asks), State(s, one_by_one, asks));
   for (auto p : {one_by_one, batched}) {
     const auto prefix = keys::Prefix(p);
@@ -252,26 +247,13 @@ TEST(ReserveBatchTest, AHoldThatFailsAfterItsUnitsWereTakenIsAnErrorAndSellsNoth
   Stores s(SharedServices());
   auto r = Blocking();
   const std::int64_t product = 9300004;
-  PutProduct(s, product, 5);
-  const auto prefix = keys::Prefix(product);
   const std::vector<Ask> asks{
       {"w1", "a"}, {"w2", "b", false, "k"}, {"w2", "c", false, "k"}, {"w3", "d"}};
-  for (const auto& a : asks) {
-    s.Redis({"DEL", keys::User(prefix, a.user), prefix + ":uh:" + a.user,
-             keys::Hold(prefix, std::to_string(product) + "-" + a.rid),
-             prefix + ":k:" + a.user + ":" + a.idem});
-  }
+  PutProductFor(s, product, 5, asks);
+  const auto prefix = keys::Prefix(product);
   // w2's list of holds is a number, not a set: only the write of w2's hold fails.
   s.Redis({"SET", prefix + ":uh:w2", "7"});
-  std::vector<std::vector<std::string>> ks, as;
-  for (const auto& a : asks) {
-    auto [k, args] = Call(product, a);
-    ks.push_back(std::move(k));
-    as.push_back(std::move(args));
-  }
-  const auto call = ReserveBatcher::BatchCall({&ks[0], &ks[1], &ks[2], &ks[3]},
-                                              {&as[0], &as[1], &as[2], &as[3]});
-  const auto reply = r.Eval(Scripts::Get().reserve_batch, call.keys, call.args);
+  const auto reply = AsOneBatch(r, product, asks);
   ASSERT_EQ(reply.elements.size(), 4u) << reply.str;
   EXPECT_EQ(Gist(reply.elements[0]), "OK left 4");
   EXPECT_TRUE(reply.elements[1].IsError()) << Gist(reply.elements[1]);
