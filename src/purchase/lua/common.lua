@@ -198,11 +198,12 @@ end
 
 -- One reserve's checks (reserve.lua's, in order): its reply when it is refused, or else nil
 -- and its plan (absent, fresh, ikey, tkey, availableAfter: see reserve_write), which
--- reserve.lua or reserve_finish make. Nothing is written here but its rate limit's key. P is the product's part, read once for a call: P.info (HMGET limit, hold,
--- start, q, paused), P.prefix, P.hold (default seconds, text), P.exp_key, P.now_u / P.now (one
--- TIME), P.avail_key and P.avail (read once, then kept here as planned holds take units), and
--- in a batch (P.batch, see reserve_batch.lua) what its earlier plans will write, so a reserve
--- sees the batch's earlier ones as if each had been written on its own.
+-- reserve.lua or a batch's finish makes. Nothing is written here but its rate limit's key.
+-- P is the product's part, read once for a call: P.info (HMGET limit, hold, start, q, paused),
+-- P.prefix, P.hold (default seconds, text), P.exp_key, P.now_u / P.now (one TIME), P.avail_key
+-- and P.avail (read once, then kept here as planned holds take units), and in a batch
+-- (P.batch, see reserve_batch.lua) what its earlier plans will write, so a reserve sees the
+-- batch's earlier ones as if each had been written on its own.
 -- ukey, hkey: prefix:u:<user>, prefix:h:<rid>; q: the quantity as text; n rate limits with
 -- keys K[k0..] and specs A[a0..] (see rate_limit).
 local function reserve_check(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A, a0, n)
@@ -273,7 +274,7 @@ local function reserve_check(P, ukey, hkey, user, q, rid, ticket, idem, K, k0, A
     B.take = B.take + qty
     B.used[ukey] = used + qty
     B.holds[hkey] = true
-    -- .failed: set by reserve_finish if this hold cannot be written
+    -- .failed: set when this hold cannot be written (the batch's finish)
     if ikey then B.idem[ikey] = {rid = rid, qty = qty, exp = exp} end
     if tkey then B.tickets[tkey] = true end
   end
@@ -306,6 +307,11 @@ local function reserve_write(P, ukey, hkey, user, q, rid, absent, fresh, ikey, t
   end
 end
 
+-- The text of an error caught by pcall (a redis.call error is a table {err = ...}).
+local function err_text(e)
+  return type(e) == 'table' and e.err or tostring(e)
+end
+
 -- Makes the holds a batch planned (`out`: per reserve, in order, its refusal or its plan
 -- {plan = true, ukey, hkey, user, q, rid, absent, fresh, ikey, tkey, after}; it becomes the
 -- batch's replies). All their units are taken first, in one DECRBY and one INCRBY of
@@ -316,44 +322,43 @@ end
 local function reserve_finish(P, out)
   local B = P.batch
   if B.take == 0 then return out end
-  local ok, err = pcall(redis.call, 'DECRBY', P.avail_key, string.format('%d', B.take))
-  if ok then ok, err = pcall(redis.call, 'INCRBY', P.prefix .. ':held', string.format('%d', B.take)) end
-  if not ok then err = type(err) == 'table' and err.err or tostring(err) end
+  local units = string.format('%d', B.take)
+  local ok, err = pcall(redis.call, 'DECRBY', P.avail_key, units)
+  if ok then ok, err = pcall(redis.call, 'INCRBY', P.prefix .. ':held', units) end
   local z = {}
-  for i, w in ipairs(out) do
+  for _, w in ipairs(out) do
     if w.plan then
-      if ok then
+      if not ok then
+        w.err = err_text(err)
+      else
         local wrote, e = pcall(reserve_write, P, w.ukey, w.hkey, w.user, w.q, w.rid, w.absent,
                                w.fresh, w.ikey, w.tkey)
         if wrote then
           z[#z + 1] = P.exps
           z[#z + 1] = w.rid
-          out[i] = {'OK', P.exp, w.after, P.now}
         else
-          w.err = type(e) == 'table' and e.err or tostring(e)
+          w.err = err_text(e)
         end
-      else
-        w.err = err
       end
-      if w.ikey and w.err then B.idem[w.ikey].failed = w.err end
     end
   end
   if #z > 0 then
     local zok, e = pcall(redis.call, 'ZADD', P.exp_key, unpack(z))
     if not zok then
-      e = type(e) == 'table' and e.err or tostring(e)
-      for i, r in ipairs(out) do
-        if r[1] == 'OK' then out[i] = {err = e} end
+      for _, w in ipairs(out) do
+        if w.plan and not w.err then w.err = err_text(e) end
       end
     end
   end
+  -- The replies, in order: a REPEATED comes after the hold it repeats.
   for i, r in ipairs(out) do
-    if r.err then
-      out[i] = {err = r.err}
+    if r.plan then
+      if r.err and r.ikey then B.idem[r.ikey].failed = r.err end
+      out[i] = r.err and {err = r.err} or {'OK', P.exp, r.after, P.now}
     elseif r.of then
-      local e = r.of.failed
+      local failed = r.of.failed
       r.of = nil
-      if e then out[i] = {err = e} end
+      if failed then out[i] = {err = failed} end
     end
   end
   return out

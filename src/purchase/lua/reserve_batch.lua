@@ -21,7 +21,7 @@ for i = 1, tonumber(ARGV[3]) do
     pcall(reserve_check, P, ukey, hkey, user, q, rid, ARGV[a + 3], ARGV[a + 4], KEYS, k + 2, ARGV,
           a + 6, n)
   if not ok then
-    out[i] = {err = type(refused) == 'table' and refused.err or tostring(refused)}
+    out[i] = {err = err_text(refused)}
   elseif refused then
     out[i] = refused
   else
