@@ -27,7 +27,7 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 // Closes with a response for a request that could not be read (too large, malformed).
 net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, Response res,
-                                    std::chrono::seconds timeout) {
+                                    std::chrono::milliseconds timeout) {
   res.keep_alive(false);
   res.prepare_payload();
   stream.expires_after(timeout);

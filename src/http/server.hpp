@@ -37,8 +37,8 @@ using StreamHandler = std::function<net::awaitable<void>(beast::tcp_stream&, Res
 struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 3000;
-  std::chrono::seconds idle_timeout{30};     // waiting for the next request's header
-  std::chrono::seconds request_timeout{10};  // reading a body, writing a response
+  std::chrono::milliseconds idle_timeout{30000};     // waiting for the next request's header
+  std::chrono::milliseconds request_timeout{10000};  // reading a body, writing a response
   std::size_t max_body_bytes = 16 * 1024;
   std::size_t max_header_bytes = 8 * 1024;
   int max_connections = 100000;

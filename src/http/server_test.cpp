@@ -1,14 +1,21 @@
-// The server's accept loop over real loopback sockets: connections already waiting in the
-// kernel's queue are taken in a burst per wake-up, and the connection cap still holds.
+// The server over real loopback sockets: connections already waiting in the kernel's queue are
+// taken in a burst per wake-up, the connection cap holds, and every read and write of a
+// connection has its deadline (idle, slow header, slow body, a client that stops reading),
+// which does not run while a handler works.
 #include "http/server.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <poll.h>
+
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ticketing::http {
@@ -103,6 +110,165 @@ TEST(ServerAccept, ConnectionsPastTheCapAreClosedEvenInABurst) {
   server.Stop();
   for (auto& s : socks) s.close();
   io.join();
+}
+
+// ---- deadlines ----
+// Each test waits for the server to cut a connection, with a bound far above the timeout (the
+// machine is noisy): what is checked is that it is cut, and that it is not cut while it works.
+
+using namespace std::chrono_literals;
+
+ServerOptions ShortTimeouts(std::chrono::milliseconds idle, std::chrono::milliseconds request) {
+  auto so = Loopback();
+  so.idle_timeout = idle;
+  so.request_timeout = request;
+  return so;
+}
+
+// A server on its own I/O thread.
+struct Running {
+  Running(ServerOptions so, Handler h)
+      : server({&ctx}, so, [h](std::size_t) { return h; }) {
+    server.Start();
+    io = std::thread([this] { ctx.run(); });
+  }
+  ~Running() {
+    server.Stop();
+    ctx.stop();
+    io.join();
+  }
+  tcp::socket Connect() {
+    tcp::socket s(client);
+    s.connect({net::ip::make_address("127.0.0.1"), server.port()});
+    return s;
+  }
+  // Waits (up to 10 s) until the server holds `n` connections, resp. `n` requests in flight.
+  bool ConnectionsBecome(int n) {
+    return Becomes([&] { return server.Connections() == n; });
+  }
+  bool InFlightBecomes(int n) {
+    return Becomes([&] { return server.InFlight() == n; });
+  }
+  template <class F>
+  static bool Becomes(F done) {
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (!done() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
+    return done();
+  }
+  net::io_context ctx;
+  net::io_context client;
+  Server server;
+  std::thread io;
+};
+
+// Reads what the server sends until it closes the connection (true) or `limit` passes
+// (false); what was read is appended to `got`.
+bool ClosedByServer(tcp::socket& s, std::string& got, std::chrono::milliseconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{s.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    boost::system::error_code ec;
+    const auto n = s.read_some(net::buffer(buf), ec);
+    got.append(buf, n);
+    if (ec) return true;  // eof or reset
+  }
+}
+
+TEST(ServerDeadlines, AnIdleKeepAliveConnectionIsClosed) {
+  Running r(ShortTimeouts(300ms, 300ms), Hello());
+  auto s = r.Connect();
+  EXPECT_NE(Get(s).find("HTTP/1.1 200"), std::string::npos);
+  std::string got;
+  EXPECT_TRUE(ClosedByServer(s, got));
+  EXPECT_TRUE(r.ConnectionsBecome(0));
+}
+
+// Each request starts the idle deadline again: a connection busier than the idle timeout
+// stays open for many times that timeout.
+TEST(ServerDeadlines, EveryRequestRenewsTheIdleDeadline) {
+  Running r(ShortTimeouts(1000ms, 1000ms), Hello());
+  auto s = r.Connect();
+  for (int i = 0; i < 30; ++i) {  // 3 s: three idle timeouts
+    ASSERT_NE(Get(s).find("HTTP/1.1 200"), std::string::npos) << "request " << i;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(r.server.Connections(), 1);
+}
+
+// A header sent a byte at a time (slowloris) gets the idle timeout for all of it, not per
+// byte, and no answer.
+TEST(ServerDeadlines, AHeaderThatNeverEndsIsCut) {
+  Running r(ShortTimeouts(300ms, 300ms), Hello());
+  auto s = r.Connect();
+  net::write(s, net::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n")));
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  bool cut = false;
+  std::string got;
+  while (!cut && std::chrono::steady_clock::now() < end) {
+    boost::system::error_code ec;
+    net::write(s, net::buffer(std::string("X-Slow: y\r\n")), ec);
+    cut = ec || ClosedByServer(s, got, 50ms);
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(got.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_TRUE(r.ConnectionsBecome(0));
+}
+
+// A body that stops halfway is cut at the request timeout; its handler never runs.
+TEST(ServerDeadlines, ABodyThatStopsIsCut) {
+  int handled = 0;
+  Running r(ShortTimeouts(5000ms, 300ms),
+            [&handled](Request&, const net::ip::address&) -> net::awaitable<Response> {
+              ++handled;
+              co_return Response{bhttp::status::ok, 11};
+            });
+  auto s = r.Connect();
+  net::write(s, net::buffer(std::string(
+                    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")));
+  std::string got;
+  EXPECT_TRUE(ClosedByServer(s, got));  // the idle timeout (5 s) would also cut it, later
+  EXPECT_EQ(got, "");
+  EXPECT_TRUE(r.ConnectionsBecome(0));
+  EXPECT_EQ(handled, 0);
+}
+
+// A client that stops reading a large answer is cut at the request timeout, and its request no
+// longer counts as in flight (the drain on SIGTERM would otherwise wait for it).
+TEST(ServerDeadlines, AClientThatStopsReadingIsCut) {
+  Running r(ShortTimeouts(5000ms, 300ms),
+            [](Request&, const net::ip::address&) -> net::awaitable<Response> {
+              Response res{bhttp::status::ok, 11};
+              res.body().assign(64 << 20, 'x');  // far more than both sockets' buffers
+              co_return res;
+            });
+  auto s = r.Connect();
+  s.set_option(net::socket_base::receive_buffer_size(4096));
+  net::write(s, net::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_TRUE(r.InFlightBecomes(1));  // writing the answer
+  EXPECT_TRUE(r.InFlightBecomes(0));
+  EXPECT_TRUE(r.ConnectionsBecome(0));
+}
+
+// The deadlines cover reading and writing only: a handler that takes longer than both (its
+// own work has its own deadlines) still has its answer delivered.
+TEST(ServerDeadlines, TheyDoNotRunWhileTheHandlerWorks) {
+  Running r(ShortTimeouts(200ms, 200ms),
+            [](Request&, const net::ip::address&) -> net::awaitable<Response> {
+              net::steady_timer t(co_await net::this_coro::executor, 700ms);
+              co_await t.async_wait(net::use_awaitable);
+              Response res{bhttp::status::ok, 11};
+              res.body() = "hello";
+              co_return res;
+            });
+  auto s = r.Connect();
+  EXPECT_NE(Get(s).find("HTTP/1.1 200"), std::string::npos);
+  std::string got;
+  EXPECT_TRUE(ClosedByServer(s, got));  // and then idle
 }
 
 }  // namespace
