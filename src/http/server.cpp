@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "http/deadline.hpp"
 #include "http/response.hpp"
 #include "http/trace.hpp"
 #include "metrics/log.hpp"
@@ -26,11 +27,11 @@ using tcp = net::ip::tcp;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 // Closes with a response for a request that could not be read (too large, malformed).
-net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, Response res,
-                                    std::chrono::milliseconds timeout) {
+net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, ConnectionDeadline& deadline,
+                                    Response res, std::chrono::milliseconds timeout) {
   res.keep_alive(false);
   res.prepare_payload();
-  stream.expires_after(timeout);
+  deadline.Set(timeout);
   co_await bhttp::async_write(stream, res, kTuple);
 }
 
@@ -52,7 +53,15 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
 
   beast::error_code peer_ec;
   const net::ip::address peer = socket.remote_endpoint(peer_ec).address();
+  // Its own deadlines, not the stream's: tcp_stream would arm and cancel a timer for every
+  // read and write (http/deadline.hpp).
   beast::tcp_stream stream(std::move(socket));
+  const auto deadline = ConnectionDeadline::Start(
+      stream.socket(), std::min(options.idle_timeout, options.request_timeout));
+  struct StopDeadline {
+    ConnectionDeadline& d;
+    ~StopDeadline() { d.Stop(); }
+  } stop_deadline{*deadline};
   beast::flat_buffer buffer(8192);
   std::string head;  // the response's status line and fields, reused
   for (;;) {
@@ -60,14 +69,14 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     parser.body_limit(options.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
 
-    stream.expires_after(options.idle_timeout);
+    deadline->Set(options.idle_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
     if (!ec && !parser.is_done()) {
-      stream.expires_after(options.request_timeout);
+      deadline->Set(options.request_timeout);
       std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kTuple);
     }
     if (ec == bhttp::error::body_limit) {
-      co_await RejectAndClose(stream,
+      co_await RejectAndClose(stream, *deadline,
                               Error(413, "PAYLOAD_TOO_LARGE",
                                     "request body exceeds " +
                                         std::to_string(options.max_body_bytes) + " bytes"),
@@ -75,18 +84,19 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
       break;
     }
     if (ec == bhttp::error::header_limit) {
-      co_await RejectAndClose(stream, Error(431, "HEADERS_TOO_LARGE", "request header too large"),
+      co_await RejectAndClose(stream, *deadline, Error(431, "HEADERS_TOO_LARGE", "request header too large"),
                               options.request_timeout);
       break;
     }
     if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      co_await RejectAndClose(stream, Error(400, "BAD_REQUEST", "malformed HTTP request"),
+      co_await RejectAndClose(stream, *deadline, Error(400, "BAD_REQUEST", "malformed HTTP request"),
                               options.request_timeout);
       break;
     }
     if (ec) break;  // closed, timed out, reset
 
+    deadline->Clear();
     Request req = parser.release();
     // Current from here on: this coroutine runs only through the TracedExecutor of `trace`.
     BeginTrace(req, trace->ctx);
@@ -120,7 +130,7 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     }
     res.keep_alive(req.keep_alive() && !state->stopping.load());
     res.prepare_payload();
-    stream.expires_after(options.request_timeout);
+    deadline->Set(options.request_timeout);
     WriteHead(res, head);
     // Named, not a braced list inside co_await (GCC 12, see redis::List).
     const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body())};
