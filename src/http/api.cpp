@@ -386,8 +386,6 @@ std::string HttpDate(std::chrono::system_clock::time_point at) {
   return std::string(buf, n);
 }
 
-// An awaitable that is already answered (for routes that need no I/O).
-net::awaitable<Response> Ready(Response res) { co_return res; }
 
 // 201 (or 200 for an idempotent repeat) with the hold.
 Response ReservationCreated(const purchase::Reservation& v) {
@@ -517,10 +515,23 @@ const auth::Identity& Api::Identify(std::string_view token, bool admin) {
 }
 
 struct Api::Handlers {
-  using Fn = net::awaitable<Response> (*)(Api&, Request&, Match);
+  // A route's handler: a plain function (answers at once, or hands over to a coroutine of its
+  // own) or a coroutine.
+  struct Fn {
+    using Now = Reply (*)(Api&, Request&, Match);
+    using Later = net::awaitable<Response> (*)(Api&, Request&, Match);
+    constexpr Fn(Now f) : now(f) {}      // NOLINT: the route table names either kind
+    constexpr Fn(Later f) : later(f) {}  // NOLINT
+    Reply operator()(Api& api, Request& req, Match m) const {
+      if (now) return now(api, req, std::move(m));
+      return later(api, req, std::move(m));
+    }
+    Now now = nullptr;
+    Later later = nullptr;
+  };
 
   // POST /purchase/reserve: the hot path. Not a coroutine: the body is parsed into a stack
-  // arena and only Api::Reserve's small frame is allocated.
+  // arena, a sold-out answer allocates no frame, and a reserve only Api::Reserve's small one.
   //
   // Its route identifies the buyer here (identifies_itself), after the sold-out answer: a
   // product known to be sold out is answered 409 to a request with any bearer token, before
@@ -528,7 +539,7 @@ struct Api::Handlers {
   // nothing GET /products/{id} does not; checking the token first cost a sold-out answer about
   // a quarter of the server's work (bench/RESULTS.md). A request with no bearer token at all
   // still gets 401 first, and bad input 400.
-  static net::awaitable<Response> Reserve(Api& api, Request& req, Match m) {
+  static Reply Reserve(Api& api, Request& req, Match m) {
     unsigned char arena[1024];  // the body's tree, freed with this frame
     json::monotonic_resource body_memory(arena, sizeof arena);
     const auto body = ParseBody(req, &body_memory);
@@ -538,7 +549,7 @@ struct Api::Handlers {
     // the same hold back instead of a second one.
     std::string idempotency_key = IdempotencyKeyHeader(req);
     if (idempotency_key.empty() && api.purchase_.KnownSoldOut(product_id, quantity)) {
-      return Ready(FromOutcome(Outcome::kSoldOut));
+      return Reply(FromOutcome(Outcome::kSoldOut));
     }
     m.who = api.Identify(m.token, false);
     // A presented admission token must be genuine, this buyer's and this product's; whether
@@ -547,7 +558,7 @@ struct Api::Handlers {
     if (auto token = req["X-Admission-Token"]; !token.empty()) {
       auto verified = api.queue_ ? api.queue_->VerifyAdmission(token, m.who.user, product_id)
                                  : std::optional<std::string>();
-      if (!verified) return Ready(FromOutcome(Outcome::kNotAdmitted));
+      if (!verified) return Reply(FromOutcome(Outcome::kNotAdmitted));
       ticket = std::move(*verified);
     }
     // Rate limits ride in the reserve script itself: no extra round trip.
@@ -557,11 +568,11 @@ struct Api::Handlers {
   }
 
   // GET /health: no I/O.
-  static net::awaitable<Response> Health(Api&, Request&, Match) {
+  static Reply Health(Api&, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");
     res.body() = R"({"status":"ok"})";
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
 
   static net::awaitable<Response> ReadyCheck(Api& api, Request&, Match) {
@@ -575,25 +586,25 @@ struct Api::Handlers {
     co_return Json(503, body);
   }
 
-  static net::awaitable<Response> Metrics(Api&, Request&, Match) {
+  static Reply Metrics(Api&, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
     res.body() = metrics::Registry::Get().Render();
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
 
-  static net::awaitable<Response> OpenApi(Api&, Request&, Match) {
+  static Reply OpenApi(Api&, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "application/json");
     res.body() = OpenApiJson();
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
 
-  static net::awaitable<Response> Docs(Api&, Request&, Match) {
+  static Reply Docs(Api&, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = DocsHtml();
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
 
   static net::awaitable<Response> Product(Api& api, Request&, Match m) {
@@ -692,38 +703,38 @@ struct Api::Handlers {
   // The pages (web/): the buyer's sale page for any product id (the page reads the id from its
   // address), the operator dashboard, and their assets under /assets/ (served by an
   // ADMIN_LISTEN listener too, so the dashboard loads there).
-  static net::awaitable<Response> ServePage(Api& api, const Request& req, std::string_view name) {
+  static Reply ServePage(Api& api, const Request& req, std::string_view name) {
     const http::Asset* asset = FindAsset(name);
-    if (!asset) return Ready(Error(404, "NOT_FOUND", "no such page"));
-    return Ready(AssetResponse(req, *asset, api.web_.frame_ancestors));
+    if (!asset) return Reply(Error(404, "NOT_FOUND", "no such page"));
+    return Reply(AssetResponse(req, *asset, api.web_.frame_ancestors));
   }
-  static net::awaitable<Response> SalePage(Api& api, Request& req, Match m) {
-    if (!ParseId(m.params[0])) return Ready(Error(404, "NOT_FOUND", "no such page"));
+  static Reply SalePage(Api& api, Request& req, Match m) {
+    if (!ParseId(m.params[0])) return Reply(Error(404, "NOT_FOUND", "no such page"));
     return ServePage(api, req, "sale.html");
   }
-  static net::awaitable<Response> AdminPage(Api& api, Request& req, Match) {
+  static Reply AdminPage(Api& api, Request& req, Match) {
     return ServePage(api, req, "admin.html");
   }
-  static net::awaitable<Response> AssetFile(Api& api, Request& req, Match m) {
-    if (m.params[0].ends_with(".html")) return Ready(Error(404, "NOT_FOUND", "no such asset"));
+  static Reply AssetFile(Api& api, Request& req, Match m) {
+    if (m.params[0].ends_with(".html")) return Reply(Error(404, "NOT_FOUND", "no such asset"));
     return ServePage(api, req, m.params[0]);
   }
 
   // GET /admin/events: the opening of the dashboard's event stream; the server's stream hook
   // (EventHub::Serve) then keeps the connection and sends each new sample.
-  static net::awaitable<Response> AdminEvents(Api& api, Request&, Match) {
+  static Reply AdminEvents(Api& api, Request&, Match) {
     Response res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/event-stream");
     res.body() = api.web_.events ? api.web_.events->Opening()
                                  : std::string("retry: 3000\n\nevent: history\ndata: []\n\n");
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
 
   // POST /demo/login {nickname}: a buyer token for "demo:<nickname>", valid for an hour. Only
   // with DEMO_LOGIN=1 (anyone can be anyone: for demos and the browser tests).
-  static net::awaitable<Response> DemoLogin(Api& api, Request& req, Match) {
+  static Reply DemoLogin(Api& api, Request& req, Match) {
     if (!api.web_.demo_login) {
-      return Ready(Error(404, "NOT_FOUND", "demo sign-in is off (DEMO_LOGIN=1 turns it on)"));
+      return Reply(Error(404, "NOT_FOUND", "demo sign-in is off (DEMO_LOGIN=1 turns it on)"));
     }
     const auto body = ParseBody(req);
     const json::value* v = body.if_contains("nickname");
@@ -732,7 +743,7 @@ struct Api::Handlers {
     }
     const std::string user = "demo:" + std::string(v->as_string());
     const std::int64_t exp = api.now_seconds_() + 3600;
-    return Ready(Json(200, {{"token", api.jwt_.Sign({user, false}, exp)},
+    return Reply(Json(200, {{"token", api.jwt_.Sign({user, false}, exp)},
                             {"user", user},
                             {"expiresAt", FormatIsoUtcMs(exp * 1000)}}));
   }
@@ -1097,7 +1108,7 @@ std::vector<RouteInfo> Routes() {
   return out;
 }
 
-net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::address& peer) {
+Reply Api::Select(Request& req, int& route, const net::ip::address& peer) {
   std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
   const Segments seg(path);
@@ -1126,14 +1137,14 @@ net::awaitable<Response> Api::Select(Request& req, int& route, const net::ip::ad
     return r.handler(*this, req, std::move(m));
   }
   if (!allow.empty() && req.method() == bhttp::verb::options) {
-    return Ready(Preflight(web_, req, allow));
+    return Reply(Preflight(web_, req, allow));
   }
   if (!allow.empty()) {
     auto res = Error(405, "METHOD_NOT_ALLOWED", "use " + allow);
     res.set(bhttp::field::allow, allow);
-    return Ready(std::move(res));
+    return Reply(std::move(res));
   }
-  return Ready(Error(404, "NOT_FOUND", "no route for " + std::string(path)));
+  return Reply(Error(404, "NOT_FOUND", "no route for " + std::string(path)));
 }
 
 boost::json::object Api::Paced(const queue::Place& place) {
@@ -1155,38 +1166,45 @@ net::awaitable<Response> Api::Reserve(std::string user, std::int64_t product_id,
   co_return ReservationCreated(r.value);
 }
 
-net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
-  const auto start = std::chrono::steady_clock::now();
-  int route = -1;  // the table entry that matched (-1: none)
-  Response res;
-  // Answers that never reach Api::Reserve still count as reserve outcomes.
-  std::optional<ReserveCode> failed;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The answer to an exception from a route (its synchronous part or its coroutine), and the
+// reserve outcome it counts as.
+Response Failed(std::exception_ptr e, const Request& req, std::optional<ReserveCode>& failed) {
   try {
-    res = co_await Select(req, route, peer);
-  } catch (const ClientError& e) {
-    res = Error(e.status, e.code, e.message);
-    failed = e.status == 400 ? kRcInvalid : e.status == 401 || e.status == 403 ? kRcUnauthorized
+    std::rethrow_exception(e);
+  } catch (const ClientError& c) {
+    failed = c.status == 400 ? kRcInvalid : c.status == 401 || c.status == 403 ? kRcUnauthorized
                                                                                : kRcOther;
-  } catch (const UnavailableError& e) {
+    return Error(c.status, c.code, c.message);
+  } catch (const UnavailableError& u) {
     metrics::Registry::Get().Count(metrics::Event::kRedisUnavailable);
-    log::Warn("unavailable", {{"target", req.target()}, {"error", e.what()}});
-    res = Error(503, "UNAVAILABLE", std::string("a dependency is unavailable: ") + e.what());
+    log::Warn("unavailable", {{"target", req.target()}, {"error", u.what()}});
+    auto res = Error(503, "UNAVAILABLE", std::string("a dependency is unavailable: ") + u.what());
     res.set(bhttp::field::retry_after, "1");
     failed = kRcUnavailable;
-  } catch (const std::exception& e) {
+    return res;
+  } catch (const std::exception& x) {
     metrics::Registry::Get().Count(metrics::Event::kInternalError);
-    log::Error("internal_error", {{"target", req.target()}, {"error", e.what()}});
-    res = Error(500, "INTERNAL", "internal error");
+    log::Error("internal_error", {{"target", req.target()}, {"error", x.what()}});
     failed = kRcInternal;
+    return Error(500, "INTERNAL", "internal error");
   }
+}
+
+// What every answer gets, however it was made: its reserve outcome when it failed before
+// Api::Reserve counted one, the CORS headers, the request metrics and the debug log (the
+// server adds Server, traceparent and Content-Length on the wire).
+void Finish(const WebOptions& web, const Request& req, int route,
+            std::optional<ReserveCode> failed, Clock::time_point start, Response& res) {
   if (failed && route >= 0 && kRoutes[route].metric == Route::kReserve &&
       kRoutes[route].method == req.method()) {
     ReserveOutcomes().Inc(*failed);
   }
-  res.set(bhttp::field::server, "ticketing");
-  AddCorsHeaders(web_, req, res);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  AddCorsHeaders(web, req, res);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   metrics::Registry::Get().ObserveRequest(route, res.result_int(), seconds);
   if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
     log::Log(spdlog::level::debug, "request",
@@ -1195,7 +1213,43 @@ net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
               {"status", res.result_int()},
               {"ms", seconds * 1e3}});
   }
+}
+
+// A route's coroutine, awaited and finished.
+net::awaitable<Response> Finishing(net::awaitable<Response> later, const WebOptions& web,
+                                   Request& req, int route, Clock::time_point start) {
+  Response res;
+  std::optional<ReserveCode> failed;
+  try {
+    res = co_await std::move(later);
+  } catch (...) {
+    res = Failed(std::current_exception(), req, failed);
+  }
+  Finish(web, req, route, failed, start, res);
   co_return res;
+}
+
+}  // namespace
+
+Reply Api::Serve(Request& req, net::ip::address peer) {
+  const auto start = Clock::now();
+  int route = -1;  // the table entry that matched (-1: none)
+  std::optional<ReserveCode> failed;  // answers that never reach Api::Reserve count too
+  std::optional<Reply> reply;
+  try {
+    reply.emplace(Select(req, route, peer));
+  } catch (...) {
+    reply.emplace(Failed(std::current_exception(), req, failed));
+  }
+  if (reply->later) return Finishing(std::move(*reply->later), web_, req, route, start);
+  Finish(web_, req, route, failed, start, *reply->now);
+  return std::move(*reply);
+}
+
+net::awaitable<Response> Api::Handle(Request& req, net::ip::address peer) {
+  Reply reply = Serve(req, peer);
+  if (reply.now) co_return std::move(*reply.now);
+  co_return co_await std::move(*reply.later);
 }
 
 }  // namespace ticketing::http

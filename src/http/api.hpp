@@ -52,9 +52,13 @@ class Api {
   // The pages' settings (demo sign-in, CORS, the dashboard's events); defaults: all off.
   void Configure(WebOptions web) { web_ = std::move(web); }
 
-  // Never throws: infrastructure failures become 503, bugs 500 (logged). Call it from one
-  // thread at a time (one Api per I/O thread): it remembers the tokens it verified. `peer`:
-  // the TCP peer (the client, or a proxy whose X-Forwarded-For may be trusted).
+  // The answer to `req`: at once when no I/O was needed (a sold-out reserve, /health, a 4xx),
+  // else the coroutine that answers. Neither throws: infrastructure failures become 503, bugs
+  // 500 (logged). Call it from one thread at a time (one Api per I/O thread): it remembers the
+  // tokens it verified. `peer`: the TCP peer (the client, or a proxy whose X-Forwarded-For may
+  // be trusted). The server's handler; `req` must live until the answer is there.
+  Reply Serve(Request& req, net::ip::address peer = {});
+  // The same answer, always as a coroutine (tests).
   net::awaitable<Response> Handle(Request& req, net::ip::address peer = {});
 
   // A matched route's path parameters ({id}, in order) and the caller (routes with access).
@@ -70,10 +74,10 @@ class Api {
   struct Handlers;
 
  private:
-  // Not a coroutine: picks the route from the table and does its synchronous checks (method,
-  // token), so that a request allocates only its own route's small coroutine frame. Throws
-  // ClientError (-> 4xx).
-  net::awaitable<Response> Select(Request& req, int& route, const net::ip::address& peer);
+  // Not a coroutine: picks the route from the table, does its synchronous checks (method,
+  // token) and calls its handler, so that a request allocates at most its own route's small
+  // coroutine frame, and none when the answer needs no I/O. Throws ClientError (-> 4xx).
+  Reply Select(Request& req, int& route, const net::ip::address& peer);
   // The hot route's coroutine: the reserve itself, after validation.
   net::awaitable<Response> Reserve(std::string user, std::int64_t product_id, int quantity,
                                    std::string ticket, std::string idempotency_key,

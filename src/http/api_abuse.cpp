@@ -42,10 +42,8 @@ bool Serves(Listener listener, std::string_view target) {
   return one_segment && (first == "health" || first == "ready" || first == "metrics");
 }
 
-net::awaitable<Response> NotServed(std::string path) {
-  auto res = Error(404, "NOT_FOUND", "no route for " + path);
-  res.set(bhttp::field::server, "ticketing");
-  co_return res;
+Response NotServed(std::string_view path) {
+  return Error(404, "NOT_FOUND", "no route for " + std::string(path));
 }
 
 purchase::RateChecks Api::Limits(abuse::Action action, const auth::Identity& who,

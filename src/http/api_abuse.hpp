@@ -19,6 +19,6 @@ enum class Listener {
 // Whether `listener` serves the request target.
 bool Serves(Listener listener, std::string_view target);
 // The 404 of a route this listener does not serve (the same answer as an unknown route).
-net::awaitable<Response> NotServed(std::string path);
+Response NotServed(std::string_view path);
 
 }  // namespace ticketing::http

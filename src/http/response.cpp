@@ -127,7 +127,9 @@ Response Error(unsigned status, std::string_view code, std::string_view message)
   Response res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::content_type, "application/json");
   std::string& body = res.body();
-  body.reserve(32 + code.size() + message.size());
+  // {"error":{"code":"","message":""}} is 34 bytes: the whole body in one allocation unless
+  // something needs escaping (reserving 32 made every SOLD_OUT answer allocate twice).
+  body.reserve(34 + code.size() + message.size());
   body += R"({"error":{"code":)";
   AppendJsonString(body, code);
   body += R"(,"message":)";
@@ -140,6 +142,25 @@ Response Error(unsigned status, std::string_view code, std::string_view message)
 // blank line. Built into one reused string, so a response is one gathered write of two buffers
 // instead of a pass through Beast's serializer and its buffer-sequence adaptors.
 void WriteHead(const Response& res, std::string& out) {
+  BeginHead(res, out);
+  out += "\r\n";
+}
+
+void AppendContentLength(const Response& res, std::string& out) {
+  const auto status = res.result();
+  if (status == bhttp::status::no_content || status == bhttp::status::not_modified ||
+      bhttp::to_status_class(status) == bhttp::status_class::informational) {
+    return;
+  }
+  if (res.has_content_length() || res.chunked()) return;
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, res.body().size()).ptr;
+  out += "Content-Length: ";
+  out.append(digits, end);
+  out += "\r\n";
+}
+
+void BeginHead(const Response& res, std::string& out) {
   const unsigned code = res.result_int();
   const unsigned version = res.version();
   out.clear();
@@ -160,7 +181,6 @@ void WriteHead(const Response& res, std::string& out) {
     out += f.value();
     out += "\r\n";
   }
-  out += "\r\n";
 }
 
 }  // namespace ticketing::http

@@ -13,8 +13,13 @@ Response Json(unsigned status, const boost::json::value& body);
 Response Error(unsigned status, std::string_view code, std::string_view message);
 
 // The bytes Beast's serializer writes before a response's body (status line, fields in order,
-// blank line), into `out` (cleared first): the server writes them and the body in one gathered
-// write, and the event stream writes them as its opening.
+// blank line), into `out` (cleared first): the event stream writes them as its opening.
 void WriteHead(const Response& res, std::string& out);
+// The same without the blank line, so that more fields can follow (the server's own, which it
+// writes into every answer's head instead of setting them as fields: no allocation each).
+void BeginHead(const Response& res, std::string& out);
+// "Content-Length: <body size>\r\n", unless the status has no body (1xx, 204, 304: as Beast's
+// prepare_payload) or the response already has a Content-Length or Transfer-Encoding.
+void AppendContentLength(const Response& res, std::string& out);
 
 }  // namespace ticketing::http

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,19 @@ namespace bhttp = boost::beast::http;
 
 using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::string_body>;
+// A handler's answer: a response at once, when no I/O was needed (a sold-out reserve,
+// GET /health, a 4xx), or a coroutine that will answer. Answering at once costs no coroutine
+// frame and no trip through the coroutine machinery (bench/server-cost).
+struct Reply {
+  Reply(Response now) : now(std::move(now)) {}                  // NOLINT: implicit on purpose
+  Reply(net::awaitable<Response> later) : later(std::move(later)) {}  // NOLINT
+  std::optional<Response> now;
+  std::optional<net::awaitable<Response>> later;  // set when `now` is not
+};
+
 // Turns a request (and the TCP peer's address) into a response; must not throw (map failures
-// to 5xx itself).
-using Handler = std::function<net::awaitable<Response>(Request&, const net::ip::address& peer)>;
+// to 5xx itself), and neither may the coroutine it returns.
+using Handler = std::function<Reply(Request&, const net::ip::address& peer)>;
 
 // A streamed answer (server-sent events, http/events.hpp): given the connection when a handler
 // answered 200 with Content-Type text/event-stream (that answer's head and first bytes); writes

@@ -112,6 +112,53 @@ TEST(ServerAccept, ConnectionsPastTheCapAreClosedEvenInABurst) {
   io.join();
 }
 
+// The fields the server writes into every answer's head itself: Server, traceparent and the
+// body's length, each once; no length for a 204 (nor for a 304 or 1xx, as Beast's
+// prepare_payload); the handler's own fields kept.
+TEST(ServerAnswers, CarryTheServersFieldsOnce) {
+  net::io_context ctx;
+  Server server({&ctx}, Loopback(), [](std::size_t) -> Handler {
+    return [](Request& req, const net::ip::address&) -> Reply {
+      if (req.target() == "/none") return Response{bhttp::status::no_content, 11};
+      Response res{bhttp::status::ok, 11};
+      res.set(bhttp::field::content_type, "text/plain");
+      res.body() = "hello";
+      return res;
+    };
+  });
+  server.Start();
+  std::thread io([&] { ctx.run(); });
+  net::io_context client;
+  tcp::socket s(client);
+  s.connect({net::ip::make_address("127.0.0.1"), server.port()});
+  const auto count = [](const std::string& text, const std::string& what) {
+    int n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string got = Get(s);
+  const std::string head = got.substr(0, got.find("\r\n\r\n") + 2);
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  EXPECT_EQ(count(head, "\r\nServer: ticketing\r\n"), 1) << got;
+  EXPECT_EQ(count(head, "\r\ntraceparent: 00-"), 1) << got;
+  EXPECT_EQ(count(head, "\r\nContent-Length: 5\r\n"), 1) << got;
+  EXPECT_EQ(count(head, "\r\nContent-Type: text/plain\r\n"), 1) << got;
+  EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), "hello");
+
+  net::write(s, net::buffer(std::string("GET /none HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string none;
+  char buf[512];
+  while (none.find("\r\n\r\n") == std::string::npos) {
+    none.append(buf, s.read_some(net::buffer(buf)));
+  }
+  EXPECT_EQ(none.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << none;
+  EXPECT_EQ(count(none, "Content-Length"), 0) << none;
+  EXPECT_EQ(count(none, "\r\nServer: ticketing\r\n"), 1) << none;
+  server.Stop();
+  s.close();
+  io.join();
+}
+
 // ---- deadlines ----
 // Each test waits for the server to cut a connection, with a bound far above the timeout (the
 // machine is noisy): what is checked is that it is cut, and that it is not cut while it works.

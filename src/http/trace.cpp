@@ -92,20 +92,42 @@ void BeginTrace(const Request& req, trace::Context& ctx) {
   ctx.valid = true;
 }
 
-void SetTraceHeaders(const trace::Context& ctx, Response& res) {
-  char value[55];
+namespace {
+
+// "00-<trace id>-<span id>-<flags>": this server's span as the parent.
+std::array<char, 55> TraceParent(const trace::Context& ctx) {
+  std::array<char, 55> value;
   std::string_view id = ctx.TraceId(), span = ctx.SpanId();
   value[0] = '0';
   value[1] = '0';
   value[2] = '-';
-  std::copy(id.begin(), id.end(), value + 3);
+  std::copy(id.begin(), id.end(), value.begin() + 3);
   value[35] = '-';
-  std::copy(span.begin(), span.end(), value + 36);
+  std::copy(span.begin(), span.end(), value.begin() + 36);
   value[52] = '-';
   value[53] = ctx.flags[0];
   value[54] = ctx.flags[1];
-  res.set("traceparent", std::string_view(value, sizeof value));
+  return value;
+}
+
+}  // namespace
+
+void SetTraceHeaders(const trace::Context& ctx, Response& res) {
+  const auto value = TraceParent(ctx);
+  res.set("traceparent", std::string_view(value.data(), value.size()));
   if (ctx.request_id_size > 0) res.set("X-Request-Id", ctx.RequestId());
+}
+
+void AppendTraceFields(const trace::Context& ctx, std::string& head) {
+  const auto value = TraceParent(ctx);
+  head += "traceparent: ";
+  head.append(value.data(), value.size());
+  head += "\r\n";
+  if (ctx.request_id_size > 0) {
+    head += "X-Request-Id: ";
+    head += ctx.RequestId();
+    head += "\r\n";
+  }
 }
 
 }  // namespace ticketing::http

@@ -25,6 +25,8 @@ void BeginTrace(const Request& req, trace::Context& ctx);
 // Adds `traceparent` (this server's span as the parent) and, if the caller sent one,
 // `X-Request-Id` to `res`.
 void SetTraceHeaders(const trace::Context& ctx, Response& res);
+// The same two fields as header lines ("name: value\r\n"), appended to `head`.
+void AppendTraceFields(const trace::Context& ctx, std::string& head);
 
 // A connection's current request. Shared by the copies of the connection's executor.
 struct TraceSlot {
