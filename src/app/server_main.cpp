@@ -296,12 +296,12 @@ int Serve() {
   auto handlers = [&shards](http::Listener listener) {
     return [&shards, listener](std::size_t i) -> http::Handler {
       http::Api* api = shards[i]->api.get();
-      return [api, listener](http::Request& req, const net::ip::address& peer) {
+      return [api, listener](http::Request& req, const net::ip::address& peer) -> http::Reply {
         if (!http::Serves(listener, req.target())) {
           std::string_view t = req.target();
-          return http::NotServed(std::string(t.substr(0, t.find('?'))));
+          return http::NotServed(t.substr(0, t.find('?')));
         }
-        return api->Handle(req, peer);
+        return api->Serve(req, peer);
       };
     };
   };
