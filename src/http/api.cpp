@@ -1,3 +1,4 @@
+#include "http/fields.hpp"
 #include "http/api.hpp"
 
 #include "common/errors.hpp"
@@ -299,7 +300,7 @@ bool ValidIdempotencyKey(std::string_view key) {
 
 // The request's Idempotency-Key header ("" when absent); a malformed one is a 400.
 std::string IdempotencyKeyHeader(const Request& req) {
-  std::string key(req["Idempotency-Key"]);
+  std::string key(FieldOf(req, "Idempotency-Key"));
   if (!ValidIdempotencyKey(key)) {
     Invalid("Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :");
   }
@@ -499,7 +500,7 @@ Api::Api(purchase::Service& purchase, const auth::JwtCodec& jwt,
 }
 
 std::string_view Api::BearerToken(const Request& req) {
-  auto h = req[bhttp::field::authorization];
+  auto h = FieldOf(req, bhttp::field::authorization);
   constexpr std::string_view kBearer = "Bearer ";
   if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) {
     throw ClientError{401, "UNAUTHORIZED", "missing bearer token"};
@@ -555,7 +556,7 @@ struct Api::Handlers {
     // A presented admission token must be genuine, this buyer's and this product's; whether
     // it is still unused (and needed at all) the reserve decides atomically.
     std::string ticket;
-    if (auto token = req["X-Admission-Token"]; !token.empty()) {
+    if (auto token = FieldOf(req, "X-Admission-Token"); !token.empty()) {
       auto verified = api.queue_ ? api.queue_->VerifyAdmission(token, m.who.user, product_id)
                                  : std::optional<std::string>();
       if (!verified) return Reply(FromOutcome(Outcome::kNotAdmitted));

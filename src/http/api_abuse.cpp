@@ -1,5 +1,6 @@
 // Api's abuse-defence steps (rate limits, proof of work on queue join) and the listener split:
 // kept apart from api.cpp's routing so that each reads on its own.
+#include "http/fields.hpp"
 #include "http/api_abuse.hpp"
 
 #include <boost/json.hpp>
@@ -51,7 +52,7 @@ purchase::RateChecks Api::Limits(abuse::Action action, const auth::Identity& who
                                  const net::ip::address& peer) const {
   if (!guard_ || who.admin) return {};
   std::string address;
-  if (guard_->NeedsAddress(action)) address = guard_->ClientAddress(peer, req["X-Forwarded-For"]);
+  if (guard_->NeedsAddress(action)) address = guard_->ClientAddress(peer, FieldOf(req, "X-Forwarded-For"));
   return guard_->Checks(action, product_id, who.user, address);
 }
 
@@ -66,8 +67,8 @@ net::awaitable<purchase::Result<queue::Place>> Api::Join(auth::Identity who,
   // enough, fresh by Redis time and unused, join.lua decides together with the join.
   queue::JoinProof proof;
   bool invalid = false;
-  const auto challenge = req["X-Pow-Challenge"];
-  const auto nonce = req["X-Pow-Nonce"];
+  const auto challenge = FieldOf(req, "X-Pow-Challenge");
+  const auto nonce = FieldOf(req, "X-Pow-Nonce");
   if (guard_ && (!challenge.empty() || !nonce.empty())) {
     if (auto p = guard_->pow().Verify(challenge, nonce, who.user, product_id)) {
       proof = {std::move(p->id), p->expires_at_ms, p->difficulty};

@@ -2,6 +2,7 @@
 // purchase service (storage is covered by the integration tests).
 #include "http/api.hpp"
 #include "http/api_test_support.hpp"
+#include "http/fields.hpp"
 #include "http/fake_services.hpp"
 
 #include "http/response.hpp"
@@ -246,6 +247,23 @@ TEST_F(ApiTest, RememberedTokenIsMatchedExactly) {
                 .result_int(),
             201);
   EXPECT_EQ(fake_.last_user, "alice");
+}
+
+// FieldOf reads what Beast's find() reads: names in any case, known (enum) or not, the first
+// of repeated fields, and nothing for an absent one or a name that is only a prefix.
+TEST(FieldOfTest, AgreesWithBeastsFind) {
+  Request req{bhttp::verb::post, "/x", 11};
+  req.set(bhttp::field::authorization, "Bearer t");
+  req.insert("x-request-id", "first");
+  req.insert("X-REQUEST-ID", "second");
+  req.set("Idempotency-Key", "k");
+  for (std::string_view name : {"Authorization", "authorization", "X-Request-Id", "idempotency-key",
+                                "Idempotency-Ke", "Traceparent", ""}) {
+    EXPECT_EQ(FieldOf(req, name), std::string_view(req[name])) << name;
+  }
+  EXPECT_EQ(FieldOf(req, "X-Request-Id"), "first");
+  EXPECT_EQ(FieldOf(req, bhttp::field::authorization), "Bearer t");
+  EXPECT_EQ(FieldOf(req, bhttp::field::origin), "");
 }
 
 TEST(TokenCacheTest, AgreesWithTheCodecAndEvicts) {

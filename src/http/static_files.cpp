@@ -1,3 +1,4 @@
+#include "http/fields.hpp"
 #include "http/static_files.hpp"
 
 #include "http/response.hpp"
@@ -42,7 +43,7 @@ bool NoneMatchHits(std::string_view header, std::string_view etag) {
 }  // namespace
 
 Response AssetResponse(const Request& req, const Asset& asset, std::string_view frame_ancestors) {
-  const bool hit = NoneMatchHits(req[bhttp::field::if_none_match], asset.etag);
+  const bool hit = NoneMatchHits(FieldOf(req, bhttp::field::if_none_match), asset.etag);
   Response res{hit ? bhttp::status::not_modified : bhttp::status::ok, 11};
   res.set(bhttp::field::etag, asset.etag);
   res.set(bhttp::field::cache_control, "no-cache");

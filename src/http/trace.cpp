@@ -1,3 +1,4 @@
+#include "http/fields.hpp"
 #include "http/trace.hpp"
 
 #include <algorithm>
@@ -76,14 +77,14 @@ bool TraceIdFromRequestId(std::string_view v, trace::Context& ctx) {
 void BeginTrace(const Request& req, trace::Context& ctx) {
   ctx.flags = {'0', '1'};
   ctx.request_id_size = 0;
-  const auto rid = req["X-Request-Id"];
+  const auto rid = FieldOf(req, "X-Request-Id");
   if (!rid.empty() && rid.size() <= ctx.request_id.size() &&
       std::all_of(rid.begin(), rid.end(),
                   [](char c) { return c > ' ' && c < 127 && c != '"' && c != '\\'; })) {
     std::copy(rid.begin(), rid.end(), ctx.request_id.begin());
     ctx.request_id_size = rid.size();
   }
-  const auto parent = req["traceparent"];
+  const auto parent = FieldOf(req, "traceparent");
   if (!ParseTraceParent(std::string_view(parent.data(), parent.size()), ctx) &&
       !(ctx.request_id_size > 0 && TraceIdFromRequestId(ctx.RequestId(), ctx))) {
     RandomHex(ctx.trace_id);

@@ -1,3 +1,4 @@
+#include "http/fields.hpp"
 #include "http/web.hpp"
 
 #include "http/response.hpp"
@@ -17,7 +18,7 @@ bool CorsAllows(const WebOptions& web, std::string_view origin, std::string_view
 void AddCorsHeaders(const WebOptions& web, const Request& req, Response& res) {
   if (web.cors_origins.empty()) return;
   const std::string_view target = req.target();
-  const auto origin = req[bhttp::field::origin];
+  const auto origin = FieldOf(req, bhttp::field::origin);
   res.set(bhttp::field::vary, "Origin");
   if (!CorsAllows(web, origin, target.substr(0, target.find('?')))) return;
   res.set(bhttp::field::access_control_allow_origin, origin);
@@ -26,7 +27,7 @@ void AddCorsHeaders(const WebOptions& web, const Request& req, Response& res) {
 
 Response Preflight(const WebOptions& web, const Request& req, std::string_view allow) {
   const std::string_view target = req.target();
-  const auto origin = req[bhttp::field::origin];
+  const auto origin = FieldOf(req, bhttp::field::origin);
   if (!CorsAllows(web, origin, target.substr(0, target.find('?')))) {
     auto res = Error(403, "CORS_ORIGIN_NOT_ALLOWED",
                      "this origin may not call the API from a browser (CORS_ORIGINS)");
