@@ -1,6 +1,8 @@
 #include "fuzz/api_rig.hpp"
 
 #include "common/iso_time.hpp"
+#include "http/response.hpp"
+#include "http/trace.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -140,7 +142,6 @@ void ApiRig::Check(const http::Request& req, http::Response& res) {
       Fail("503 though no service declared itself unavailable", req, res);
     }
   }
-  if (res[bhttp::field::server] != "ticketing") Fail("no Server: ticketing", req, res);
 
   const bool is_json = res[bhttp::field::content_type] == "application/json";
   if (status >= 400 && !is_json) Fail("error response is not application/json", req, res);
@@ -186,13 +187,16 @@ void ApiRig::Check(const http::Request& req, http::Response& res) {
     }
   }
 
-  // The bytes on the wire: what the server sends after prepare_payload must read back as the
-  // same response, with a Content-Length that is the body's size.
+  // The bytes on the wire, as the server writes them (WriteServerHead, then the body): they
+  // must read back as the same response, with a Content-Length that is the body's size and
+  // the server's own fields once each.
   res.keep_alive(req.keep_alive());
-  res.prepare_payload();
-  std::ostringstream wire;
-  wire << res;
-  const std::string bytes = wire.str();
+  trace::Context trace;
+  http::BeginTrace(req, trace);
+  std::string bytes;
+  http::WriteServerHead(res, trace, bytes);
+  const std::size_t head_size = bytes.size();
+  bytes += res.body();
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(boost::none);
   parser.header_limit(1u << 20);
@@ -207,6 +211,13 @@ void ApiRig::Check(const http::Request& req, http::Response& res) {
   if (back[bhttp::field::content_length] != std::to_string(res.body().size())) {
     Fail("Content-Length is not the body's size", req, res);
   }
+  if (back.count(bhttp::field::server) != 1 || back[bhttp::field::server] != "ticketing") {
+    Fail("not one Server: ticketing on the wire", req, res);
+  }
+  if (back.count("traceparent") != 1 || back.count(bhttp::field::content_length) != 1) {
+    Fail("traceparent or Content-Length not there once", req, res);
+  }
+  if (bytes.compare(head_size - 4, 4, "\r\n\r\n") != 0) Fail("head does not end", req, res);
 }
 
 bool ReadRequest(std::string_view& bytes, http::Request& out) {

@@ -1,5 +1,7 @@
 #include "http/response.hpp"
 
+#include "http/trace.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
@@ -157,6 +159,14 @@ void AppendContentLength(const Response& res, std::string& out) {
   const auto end = std::to_chars(digits, digits + sizeof digits, res.body().size()).ptr;
   out += "Content-Length: ";
   out.append(digits, end);
+  out += "\r\n";
+}
+
+void WriteServerHead(const Response& res, const trace::Context& trace, std::string& out) {
+  BeginHead(res, out);
+  out += "Server: ticketing\r\n";
+  AppendTraceFields(trace, out);
+  AppendContentLength(res, out);
   out += "\r\n";
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // JSON responses and the one error shape: {"error":{"code":"...","message":"..."}}.
+#include "common/trace.hpp"
 #include "http/server.hpp"
 
 #include <boost/json/value.hpp>
@@ -21,5 +22,8 @@ void BeginHead(const Response& res, std::string& out);
 // "Content-Length: <body size>\r\n", unless the status has no body (1xx, 204, 304: as Beast's
 // prepare_payload) or the response already has a Content-Length or Transfer-Encoding.
 void AppendContentLength(const Response& res, std::string& out);
+// The whole head the server writes before `res`'s body, into `out` (cleared first): BeginHead,
+// then Server, the trace fields of `trace` and Content-Length, then the blank line.
+void WriteServerHead(const Response& res, const trace::Context& trace, std::string& out);
 
 }  // namespace ticketing::http

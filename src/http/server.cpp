@@ -25,7 +25,6 @@ namespace {
 
 using tcp = net::ip::tcp;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
-constexpr std::string_view kServerName = "ticketing";  // every answer's Server field
 
 // Closes with a response for a request that could not be read (too large, malformed).
 net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, ConnectionDeadline& deadline,
@@ -131,7 +130,7 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
       // A stream is not a request in progress: it must not hold up the drain on SIGTERM (it
       // ends on `stopping`) nor count against HTTP_MAX_IN_FLIGHT.
       if (counted) state->in_flight.fetch_sub(1);
-      res.set(bhttp::field::server, kServerName);
+      res.set(bhttp::field::server, "ticketing");
       SetTraceHeaders(trace->ctx, res);
       co_await options.stream(stream, std::move(res), state->stopping);
       break;
@@ -140,13 +139,7 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
     deadline->Set(options.request_timeout);
     // The fields of every answer go straight into its head: set as fields, they cost three
     // allocations and field-list inserts per answer (bench/server-cost).
-    BeginHead(res, head);
-    head += "Server: ";
-    head += kServerName;
-    head += "\r\n";
-    AppendTraceFields(trace->ctx, head);
-    AppendContentLength(res, head);
-    head += "\r\n";
+    WriteServerHead(res, trace->ctx, head);
     // Named, not a braced list inside co_await (GCC 12, see redis::List).
     const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body())};
     auto [wec, wn] = co_await net::async_write(stream, wire, kTuple);
