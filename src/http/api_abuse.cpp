@@ -52,7 +52,9 @@ purchase::RateChecks Api::Limits(abuse::Action action, const auth::Identity& who
                                  const net::ip::address& peer) const {
   if (!guard_ || who.admin) return {};
   std::string address;
-  if (guard_->NeedsAddress(action)) address = guard_->ClientAddress(peer, FieldOf(req, "X-Forwarded-For"));
+  if (guard_->NeedsAddress(action)) {
+    address = guard_->ClientAddress(peer, FieldOf(req, "X-Forwarded-For"));
+  }
   return guard_->Checks(action, product_id, who.user, address);
 }
 

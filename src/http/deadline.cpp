@@ -1,7 +1,5 @@
 #include "http/deadline.hpp"
 
-#include <algorithm>
-
 namespace ticketing::http {
 
 ConnectionDeadline::ConnectionDeadline(boost::asio::ip::tcp::socket& socket,
@@ -31,7 +29,6 @@ void ConnectionDeadline::Wake() {
   if (!socket_) return;
   const auto now = Clock::now();
   if (at_ <= now) {
-    passed_ = true;
     boost::system::error_code ignored;
     socket_->close(ignored);
     return;

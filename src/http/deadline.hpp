@@ -32,8 +32,6 @@ class ConnectionDeadline : public std::enable_shared_from_this<ConnectionDeadlin
   void Set(Clock::duration d) { at_ = Clock::now() + d; }
   // No deadline (while a handler works: its own calls have theirs).
   void Clear() { at_ = Clock::time_point::max(); }
-  // Whether the deadline passed and the socket was closed.
-  bool Passed() const { return passed_; }
   // Forgets the socket (which may be destroyed after) and cancels the timer.
   void Stop();
 
@@ -47,7 +45,6 @@ class ConnectionDeadline : public std::enable_shared_from_this<ConnectionDeadlin
   boost::asio::ip::tcp::socket* socket_;
   Clock::duration period_;
   Clock::time_point at_ = Clock::time_point::max();
-  bool passed_ = false;
 };
 
 }  // namespace ticketing::http

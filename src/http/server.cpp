@@ -17,6 +17,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -84,13 +85,15 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
       break;
     }
     if (ec == bhttp::error::header_limit) {
-      co_await RejectAndClose(stream, *deadline, Error(431, "HEADERS_TOO_LARGE", "request header too large"),
+      co_await RejectAndClose(stream, *deadline,
+                              Error(431, "HEADERS_TOO_LARGE", "request header too large"),
                               options.request_timeout);
       break;
     }
     if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      co_await RejectAndClose(stream, *deadline, Error(400, "BAD_REQUEST", "malformed HTTP request"),
+      co_await RejectAndClose(stream, *deadline,
+                              Error(400, "BAD_REQUEST", "malformed HTTP request"),
                               options.request_timeout);
       break;
     }
