@@ -1,9 +1,9 @@
-#include "http/fields.hpp"
 #include "http/api.hpp"
 
 #include "common/errors.hpp"
 #include "http/api_abuse.hpp"
 #include "http/events.hpp"
+#include "http/fields.hpp"
 #include "http/static_files.hpp"
 #include "http/openapi.hpp"
 #include "http/response.hpp"
@@ -386,7 +386,6 @@ std::string HttpDate(std::chrono::system_clock::time_point at) {
   const auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return std::string(buf, n);
 }
-
 
 // 201 (or 200 for an idempotent repeat) with the hold.
 Response ReservationCreated(const purchase::Reservation& v) {

@@ -1,7 +1,8 @@
 // Api's abuse-defence steps (rate limits, proof of work on queue join) and the listener split:
 // kept apart from api.cpp's routing so that each reads on its own.
-#include "http/fields.hpp"
 #include "http/api_abuse.hpp"
+
+#include "http/fields.hpp"
 
 #include <boost/json.hpp>
 

@@ -164,7 +164,9 @@ void AppendContentLength(const Response& res, std::string& out) {
 
 void WriteServerHead(const Response& res, const trace::Context& trace, std::string& out) {
   BeginHead(res, out);
-  out += "Server: ticketing\r\n";
+  out += "Server: ";
+  out += kServerName;
+  out += "\r\n";
   AppendTraceFields(trace, out);
   AppendContentLength(res, out);
   out += "\r\n";

@@ -10,6 +10,9 @@
 
 namespace ticketing::http {
 
+// Every answer's Server field.
+inline constexpr std::string_view kServerName = "ticketing";
+
 Response Json(unsigned status, const boost::json::value& body);
 Response Error(unsigned status, std::string_view code, std::string_view message);
 

@@ -133,7 +133,7 @@ net::awaitable<void> Session(tcp::socket socket, Handler& handler, ServerOptions
       // A stream is not a request in progress: it must not hold up the drain on SIGTERM (it
       // ends on `stopping`) nor count against HTTP_MAX_IN_FLIGHT.
       if (counted) state->in_flight.fetch_sub(1);
-      res.set(bhttp::field::server, "ticketing");
+      res.set(bhttp::field::server, kServerName);
       SetTraceHeaders(trace->ctx, res);
       co_await options.stream(stream, std::move(res), state->stopping);
       break;

@@ -1,6 +1,6 @@
-#include "http/fields.hpp"
 #include "http/static_files.hpp"
 
+#include "http/fields.hpp"
 #include "http/response.hpp"
 
 namespace ticketing::http {

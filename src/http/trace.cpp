@@ -1,5 +1,6 @@
-#include "http/fields.hpp"
 #include "http/trace.hpp"
+
+#include "http/fields.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include "http/fields.hpp"
 #include "http/web.hpp"
 
+#include "http/fields.hpp"
 #include "http/response.hpp"
 
 #include <algorithm>
