@@ -8,6 +8,12 @@ softirq), idle (idle, iowait) and steal (time the hypervisor ran something else 
 over the whole scenario and in its worst second. A run whose steal is high measured a smaller
 machine than its neighbours did: compare it with care.
 
+With OUT/NAME.speed and OUT/idle.speed (bench/cpu_probe.cpp: `<unix time> <microseconds>` per
+sample, the CPU time of one fixed unit of work), also the CPU's speed against the idle box's:
+the idle median divided by the scenario's median, and by the median of its slowest second.
+100% is the idle box's speed; 50%, the vCPU ran at half of it. This VM runs slower at times
+without counting any of it as steal.
+
 Usage: cpu_share.py OUT_DIR [--json]   (--json: one object per scenario instead of a table)
 """
 import json
@@ -52,14 +58,52 @@ def scenario(path):
     return whole
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return (v[n // 2] + v[(n - 1) // 2]) / 2 if n else None
+
+
+def probe_samples(path):
+    """(unix time, microseconds) of each cpu_probe sample in `path`; [] if there is none."""
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2:
+                try:
+                    rows.append((float(parts[0]), float(parts[1])))
+                except ValueError:
+                    pass
+    return rows
+
+
+def speed(path, idle_us):
+    """The CPU's speed during a scenario against the idle box's (1.0 = as fast): over the whole
+    scenario (medians) and in its slowest whole second; None without samples."""
+    rows = probe_samples(path)
+    if not rows or not idle_us:
+        return None
+    by_second = {}
+    for t, us in rows:
+        by_second.setdefault(int(t), []).append(us)
+    seconds = [median(v) for v in by_second.values() if len(v) >= 5]
+    slowest = max(seconds) if seconds else max(us for _, us in rows)
+    return {"speed": idle_us / median(us for _, us in rows), "slowestSecondSpeed": idle_us / slowest}
+
+
 def main():
     out = sys.argv[1]
+    idle_us = median(us for _, us in probe_samples(os.path.join(out, "idle.speed")))
     found = []
     for name in ORDER:
         path = os.path.join(out, name + ".cpu")
         if os.path.exists(path):
             s = scenario(path)
             if s:
+                s.update(speed(os.path.join(out, name + ".speed"), idle_us) or {})
                 found.append((name, s))
     if "--json" in sys.argv[2:]:
         print(json.dumps(dict(found), indent=1))
@@ -67,11 +111,13 @@ def main():
     if not found:
         return
     print()
-    print("| the machine during each scenario | busy | idle | steal | steal, worst second |")
-    print("|---|---:|---:|---:|---:|")
+    pct = lambda s, k: f"{s[k]:.0%}" if k in s else "-"
+    print("| the machine during each scenario | busy | idle | steal | steal, worst second "
+          "| CPU speed vs idle | CPU speed, slowest second |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, s in found:
         print(f"| ({name}) | {s['busy']:.0%} | {s['idle']:.0%} | {s['steal']:.0%} | "
-              f"{s['worstSecondSteal']:.0%} |")
+              f"{s['worstSecondSteal']:.0%} | {pct(s, 'speed')} | {pct(s, 'slowestSecondSpeed')} |")
 
 
 if __name__ == "__main__":

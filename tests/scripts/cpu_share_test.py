@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bench/cpu_share.py: shares of busy, idle and stolen CPU time from /proc/stat samples."""
+"""bench/cpu_share.py: shares of busy, idle and stolen CPU time from /proc/stat samples, and the
+CPU's speed against the idle box's from cpu_probe samples."""
 import importlib.util
 import json
 import os
@@ -52,11 +53,42 @@ class CpuShareTest(unittest.TestCase):
             table = subprocess.run([sys.executable, SCRIPT, d], check=True,
                                    capture_output=True, text=True).stdout
             rows = [r for r in table.splitlines() if r.startswith("| (")]
-            self.assertEqual(rows, ["| (nginx) | 50% | 50% | 0% | 0% |",
-                                    "| (ob) | 50% | 30% | 20% | 20% |"])
+            self.assertEqual(rows, ["| (nginx) | 50% | 50% | 0% | 0% | - | - |",
+                                    "| (ob) | 50% | 30% | 20% | 20% | - | - |"])
             parsed = json.loads(subprocess.run([sys.executable, SCRIPT, d, "--json"], check=True,
                                                capture_output=True, text=True).stdout)
             self.assertAlmostEqual(parsed["ob"]["steal"], 0.2)
+
+    def test_speed_is_the_idle_median_over_the_scenarios(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "idle.speed"), "w") as f:
+                for i in range(10):
+                    f.write(f"{50 + i / 10:.3f} {400 + (i % 3) - 1:.1f}\n")  # median 400
+            with open(os.path.join(d, "ob.cpu"), "w") as f:
+                f.write(line(100.0, 0, 0, 0, 0, 0, 0, 0, 0))
+                f.write(line(102.0, 100, 0, 0, 100, 0, 0, 0, 0))
+            with open(os.path.join(d, "ob.speed"), "w") as f:
+                for i in range(10):  # second 100: as fast as idle
+                    f.write(f"{100 + i / 10:.3f} 400.0\n")
+                for i in range(10):  # second 101: half as fast, one sample faster still
+                    f.write(f"{101 + i / 10:.3f} {400.0 if i == 0 else 800.0}\n")
+                f.write("garbage\n")
+            table = subprocess.run([sys.executable, SCRIPT, d], check=True,
+                                   capture_output=True, text=True).stdout
+            parsed = json.loads(subprocess.run([sys.executable, SCRIPT, d, "--json"], check=True,
+                                               capture_output=True, text=True).stdout)
+        # 11 samples at 400 and 9 at 800: the scenario's median is 400; its slowest second's
+        # median is 800.
+        self.assertAlmostEqual(parsed["ob"]["speed"], 1.0)
+        self.assertAlmostEqual(parsed["ob"]["slowestSecondSpeed"], 0.5)
+        self.assertIn("| (ob) | 50% | 50% | 0% | 0% | 100% | 50% |", table.splitlines())
+
+    def test_without_an_idle_timing_there_is_no_speed(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "b.speed"), "w") as f:
+                f.write("1.0 400.0\n")
+            self.assertIsNone(cpu_share.speed(os.path.join(d, "b.speed"), None))
+            self.assertIsNone(cpu_share.speed(os.path.join(d, "missing.speed"), 400.0))
 
 
 if __name__ == "__main__":
