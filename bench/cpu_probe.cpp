@@ -2,9 +2,11 @@
 // times one fixed unit of work, a chain of dependent multiply-adds that touches no memory, on
 // its own thread's CPU clock. Time spent waiting for a core does not count; only running
 // slower does. On an idle box the unit takes the same time every sample. If it takes twice as
-// long during a scenario, the vCPU ran at half speed (for example, the host gave the physical
-// core to another guest), whatever `steal` in /proc/stat says. This VM reports no steal while
-// that happens (bench/RESULTS.md, 2026-12-07 (stop 24)).
+// long during a scenario, the vCPU ran at half speed (the host gave the physical core to
+// another guest part of the time, or clocked it down), whatever `steal` in /proc/stat says: this
+// VM has shown 0% steal in every run of 2026-12-07, also in seconds when everything on it ran
+// slower (bench/RESULTS.md, 2026-12-07 (stop 24)). No memory is touched, so the caches the
+// scenario's own processes share with the probe do not slow it.
 //
 // The probe costs about 0.5% of one core: about 0.4 ms of work every 100 ms.
 //
