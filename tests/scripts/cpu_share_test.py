@@ -68,20 +68,22 @@ class CpuShareTest(unittest.TestCase):
                 f.write(line(100.0, 0, 0, 0, 0, 0, 0, 0, 0))
                 f.write(line(102.0, 100, 0, 0, 100, 0, 0, 0, 0))
             with open(os.path.join(d, "ob.speed"), "w") as f:
-                for i in range(10):  # second 100: as fast as idle
-                    f.write(f"{100 + i / 10:.3f} 400.0\n")
-                for i in range(10):  # second 101: half as fast, one sample faster still
-                    f.write(f"{101 + i / 10:.3f} {400.0 if i == 0 else 800.0}\n")
+                for i in range(10):  # second 100: at 80% of the idle speed
+                    f.write(f"{100 + i / 10:.3f} 500.0\n")
+                for i in range(10):  # second 101: at half of it, but for one sample
+                    f.write(f"{101 + i / 10:.3f} {500.0 if i == 0 else 800.0}\n")
+                # second 102, cut short by the scenario's end: too few samples to be a second
+                f.write("102.000 4000.0\n")
                 f.write("garbage\n")
             table = subprocess.run([sys.executable, SCRIPT, d], check=True,
                                    capture_output=True, text=True).stdout
             parsed = json.loads(subprocess.run([sys.executable, SCRIPT, d, "--json"], check=True,
                                                capture_output=True, text=True).stdout)
-        # 11 samples at 400 and 9 at 800: the scenario's median is 400; its slowest second's
-        # median is 800.
-        self.assertAlmostEqual(parsed["ob"]["speed"], 1.0)
+        # 11 samples at 500, 9 at 800 and one at 4000: the scenario's median is 500 (400 / 500 =
+        # 80%); its slowest whole second's median is 800 (50%).
+        self.assertAlmostEqual(parsed["ob"]["speed"], 0.8)
         self.assertAlmostEqual(parsed["ob"]["slowestSecondSpeed"], 0.5)
-        self.assertIn("| (ob) | 50% | 50% | 0% | 0% | 100% | 50% |", table.splitlines())
+        self.assertIn("| (ob) | 50% | 50% | 0% | 0% | 80% | 50% |", table.splitlines())
 
     def test_without_an_idle_timing_there_is_no_speed(self):
         with tempfile.TemporaryDirectory() as d:
