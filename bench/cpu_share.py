@@ -91,7 +91,8 @@ def speed(path, idle_us):
         by_second.setdefault(int(t), []).append(us)
     seconds = [median(v) for v in by_second.values() if len(v) >= 5]
     slowest = max(seconds) if seconds else max(us for _, us in rows)
-    return {"speed": idle_us / median(us for _, us in rows), "slowestSecondSpeed": idle_us / slowest}
+    return {"speed": idle_us / median(us for _, us in rows),
+            "slowestSecondSpeed": idle_us / slowest}
 
 
 def main():
