@@ -18,6 +18,7 @@ Usage: cpu_share.py OUT_DIR [--json]   (--json: one object per scenario instead 
 """
 import json
 import os
+import statistics
 import sys
 
 ORDER = ["nginx", "health", "a", "b", "c", "ob", "oc", "wrk-nginx", "wrk-health", "wrk-c", "d", "q", "e"]
@@ -58,12 +59,6 @@ def scenario(path):
     return whole
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return (v[n // 2] + v[(n - 1) // 2]) / 2 if n else None
-
-
 def probe_samples(path):
     """(unix time, microseconds) of each cpu_probe sample in `path`; [] if there is none."""
     rows = []
@@ -89,15 +84,16 @@ def speed(path, idle_us):
     by_second = {}
     for t, us in rows:
         by_second.setdefault(int(t), []).append(us)
-    seconds = [median(v) for v in by_second.values() if len(v) >= 5]
+    seconds = [statistics.median(v) for v in by_second.values() if len(v) >= 5]
     slowest = max(seconds) if seconds else max(us for _, us in rows)
-    return {"speed": idle_us / median(us for _, us in rows),
+    return {"speed": idle_us / statistics.median(us for _, us in rows),
             "slowestSecondSpeed": idle_us / slowest}
 
 
 def main():
     out = sys.argv[1]
-    idle_us = median(us for _, us in probe_samples(os.path.join(out, "idle.speed")))
+    idle = probe_samples(os.path.join(out, "idle.speed"))
+    idle_us = statistics.median(us for _, us in idle) if idle else None
     found = []
     for name in ORDER:
         path = os.path.join(out, name + ".cpu")

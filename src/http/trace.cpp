@@ -86,7 +86,7 @@ void BeginTrace(const Request& req, trace::Context& ctx) {
     ctx.request_id_size = rid.size();
   }
   const auto parent = FieldOf(req, "traceparent");
-  if (!ParseTraceParent(std::string_view(parent.data(), parent.size()), ctx) &&
+  if (!ParseTraceParent(parent, ctx) &&
       !(ctx.request_id_size > 0 && TraceIdFromRequestId(ctx.RequestId(), ctx))) {
     RandomHex(ctx.trace_id);
   }
