@@ -318,5 +318,83 @@ TEST(ServerDeadlines, TheyDoNotRunWhileTheHandlerWorks) {
   EXPECT_TRUE(ClosedByServer(s, got));  // and then idle
 }
 
+// ---- request bodies ----
+// A body is most often in the same read as its header and is parsed from the buffer at once
+// (server.cpp, ParseBuffered); the rest of it, when it comes later, is read as before.
+
+// The answers on `s` to what is written, one echo of a body per request, until `n` arrived.
+std::string Echoes(tcp::socket& s, const std::vector<std::string>& writes, int n) {
+  for (const auto& w : writes) {
+    net::write(s, net::buffer(w));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string got;
+  char buf[4096];
+  boost::system::error_code ec;
+  const auto answers = [&] {
+    int k = 0;
+    for (auto at = got.find("HTTP/1.1 "); at != std::string::npos;
+         at = got.find("HTTP/1.1 ", at + 1)) {
+      ++k;
+    }
+    return k;
+  };
+  while (!ec && (answers() < n || got.substr(got.rfind("\r\n\r\n") + 4).empty())) {
+    got.append(buf, s.read_some(net::buffer(buf), ec));
+  }
+  return got;
+}
+
+Handler Echo() {
+  return [](Request& req, const net::ip::address&) -> Reply {
+    Response res{bhttp::status::ok, 11};
+    res.body() = "[" + req.body() + "]";
+    return res;
+  };
+}
+
+TEST(ServerBodies, AreReadWholeWhetherTheyComeWithTheHeaderOrAfterIt) {
+  auto so = Loopback();
+  so.max_body_bytes = 64;
+  Running r(so, Echo());
+  auto post = [](const std::string& body) {
+    return "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  {  // with its header, then two requests in one write: each gets its own body
+    auto s = r.Connect();
+    const std::string got = Echoes(s, {post("abc")}, 1);
+    EXPECT_NE(got.find("[abc]"), std::string::npos) << got;
+    const std::string two = Echoes(s, {post("first") + post("second")}, 2);
+    EXPECT_NE(two.find("[first]"), std::string::npos) << two;
+    EXPECT_NE(two.find("[second]"), std::string::npos) << two;
+    EXPECT_LT(two.find("[first]"), two.find("[second]")) << two;
+  }
+  {  // half of it with the header, the rest later
+    auto s = r.Connect();
+    const std::string whole = post("0123456789");
+    const std::string got = Echoes(s, {whole.substr(0, whole.size() - 5), whole.substr(
+                                           whole.size() - 5)}, 1);
+    EXPECT_NE(got.find("[0123456789]"), std::string::npos) << got;
+  }
+  {  // chunked, in two writes
+    auto s = r.Connect();
+    const std::string got = Echoes(
+        s, {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            "2\r\nde\r\n0\r\n\r\n"}, 1);
+    EXPECT_NE(got.find("[abcde]"), std::string::npos) << got;
+  }
+  for (const bool with_header : {true, false}) {  // over the limit: 413, with or without I/O
+    auto s = r.Connect();
+    const std::string big = post(std::string(100, 'x'));
+    const std::size_t head = big.find("\r\n\r\n") + 4;
+    const std::string got = Echoes(
+        s, with_header ? std::vector<std::string>{big}
+                       : std::vector<std::string>{big.substr(0, head), big.substr(head)}, 1);
+    EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << with_header << got;
+    EXPECT_NE(got.find("PAYLOAD_TOO_LARGE"), std::string::npos) << got;
+  }
+}
+
 }  // namespace
 }  // namespace ticketing::http
