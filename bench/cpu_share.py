@@ -90,8 +90,9 @@ def speed(path, idle_us):
             "slowestSecondSpeed": idle_us / slowest}
 
 
-def main():
-    out = sys.argv[1]
+def machine(out):
+    """[(scenario, its figures)] for the scenarios sampled in OUT_DIR, in ORDER: the shares of
+    scenario() and, with cpu_probe samples, those of speed()."""
     idle = probe_samples(os.path.join(out, "idle.speed"))
     idle_us = statistics.median(us for _, us in idle) if idle else None
     found = []
@@ -102,6 +103,11 @@ def main():
             if s:
                 s.update(speed(os.path.join(out, name + ".speed"), idle_us) or {})
                 found.append((name, s))
+    return found
+
+
+def main():
+    found = machine(sys.argv[1])
     if "--json" in sys.argv[2:]:
         print(json.dumps(dict(found), indent=1))
         return

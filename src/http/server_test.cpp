@@ -56,6 +56,13 @@ std::string Get(tcp::socket& s) {
   return got;
 }
 
+// How often `what` occurs in `text`.
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 ServerOptions Loopback() {
   ServerOptions so;
   so.address = "127.0.0.1";
@@ -131,18 +138,13 @@ TEST(ServerAnswers, CarryTheServersFieldsOnce) {
   net::io_context client;
   tcp::socket s(client);
   s.connect({net::ip::make_address("127.0.0.1"), server.port()});
-  const auto count = [](const std::string& text, const std::string& what) {
-    int n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-  };
   const std::string got = Get(s);
   const std::string head = got.substr(0, got.find("\r\n\r\n") + 2);
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
-  EXPECT_EQ(count(head, "\r\nServer: ticketing\r\n"), 1) << got;
-  EXPECT_EQ(count(head, "\r\ntraceparent: 00-"), 1) << got;
-  EXPECT_EQ(count(head, "\r\nContent-Length: 5\r\n"), 1) << got;
-  EXPECT_EQ(count(head, "\r\nContent-Type: text/plain\r\n"), 1) << got;
+  EXPECT_EQ(Count(head, "\r\nServer: ticketing\r\n"), 1) << got;
+  EXPECT_EQ(Count(head, "\r\ntraceparent: 00-"), 1) << got;
+  EXPECT_EQ(Count(head, "\r\nContent-Length: 5\r\n"), 1) << got;
+  EXPECT_EQ(Count(head, "\r\nContent-Type: text/plain\r\n"), 1) << got;
   EXPECT_EQ(got.substr(got.find("\r\n\r\n") + 4), "hello");
 
   net::write(s, net::buffer(std::string("GET /none HTTP/1.1\r\nHost: x\r\n\r\n")));
@@ -152,8 +154,8 @@ TEST(ServerAnswers, CarryTheServersFieldsOnce) {
     none.append(buf, s.read_some(net::buffer(buf)));
   }
   EXPECT_EQ(none.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << none;
-  EXPECT_EQ(count(none, "Content-Length"), 0) << none;
-  EXPECT_EQ(count(none, "\r\nServer: ticketing\r\n"), 1) << none;
+  EXPECT_EQ(Count(none, "Content-Length"), 0) << none;
+  EXPECT_EQ(Count(none, "\r\nServer: ticketing\r\n"), 1) << none;
   server.Stop();
   s.close();
   io.join();
@@ -331,15 +333,7 @@ std::string Echoes(tcp::socket& s, const std::vector<std::string>& writes, int n
   std::string got;
   char buf[4096];
   boost::system::error_code ec;
-  const auto answers = [&] {
-    int k = 0;
-    for (auto at = got.find("HTTP/1.1 "); at != std::string::npos;
-         at = got.find("HTTP/1.1 ", at + 1)) {
-      ++k;
-    }
-    return k;
-  };
-  while (!ec && (answers() < n || got.substr(got.rfind("\r\n\r\n") + 4).empty())) {
+  while (!ec && (Count(got, "HTTP/1.1 ") < n || got.substr(got.rfind("\r\n\r\n") + 4).empty())) {
     got.append(buf, s.read_some(net::buffer(buf), ec));
   }
   return got;
